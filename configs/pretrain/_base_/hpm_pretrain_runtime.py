@@ -1,0 +1,55 @@
+# Shared HPM/MAE pre-training recipe on ImageNet-1K (HPM_SPEC section 3):
+# AdamW (0.9, 0.95), wd 0.05 except 1-D params, lr 1.5e-4 * batch / 256,
+# 40 warm-up epochs then half-cycle cosine to 0 (per iteration), grad clip
+# 5.0, fp16 AMP, RandomResizedCrop(0.2, 1) bicubic + flip.
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs512_mae.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['hpm_mm'], allow_failed_imports=False)
+
+# 8 GPUs x 256 = 2048 images per step, the authors' total batch.
+# collate_fn is redefined because mmengine tags dicts inherited through
+# `mmpretrain::` with `_scope_`, which default_collate() does not accept.
+train_dataloader = dict(
+    batch_size=256,
+    num_workers=8,
+    collate_fn=dict(_delete_=True, type='default_collate'))
+
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(
+        type='AdamW', lr=1.5e-4 * 2048 / 256, betas=(0.9, 0.95),
+        weight_decay=0.05),
+    clip_grad=dict(max_norm=5.0),
+    # The released code decays every tensor but 1-D ones (biases, norms);
+    # cls/mask tokens are 3-D and therefore decayed.
+    paramwise_cfg=dict(flat_decay_mult=0.0))
+
+max_epochs = 800
+warmup_epochs = 40
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-9,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        eta_min=0.0,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=100),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
+randomness = dict(seed=0, diff_rank_seed=True)
+# `--auto-scale-lr` rescales lr linearly from this total batch size.
+auto_scale_lr = dict(base_batch_size=2048)

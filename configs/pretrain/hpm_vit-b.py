@@ -1,0 +1,6 @@
+# HPM ViT-B/16, 800 epochs, 8 GPUs x 256 (total 2048), AMP.
+#   tools/dist_train.sh configs/pretrain/hpm_vit-b.py 8
+_base_ = [
+    './_base_/hpm_vit-base-p16.py',
+    './_base_/hpm_pretrain_runtime.py',
+]

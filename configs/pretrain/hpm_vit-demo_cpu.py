@@ -1,0 +1,63 @@
+# A small HPM run that finishes in minutes on 2 CPU cores (README command 1).
+# Real photographs from scikit-image, made into an ImageNet-format dataset by
+# tools/demo.py. Same algorithm as hpm_vit-b.py, smaller ViT and schedule;
+# the hard fraction and the teacher momentum step per iteration.
+_base_ = ['./hpm_vit-b.py']
+
+img_size, patch_size = 64, 8  # 64 patches, 48 masked
+model = dict(
+    backbone=dict(
+        arch=dict(
+            _delete_=True, embed_dims=192, num_layers=4, num_heads=3,
+            feedforward_channels=768),
+        img_size=img_size,
+        patch_size=patch_size),
+    neck=dict(
+        num_patches=(img_size // patch_size)**2,
+        patch_size=patch_size,
+        embed_dim=192,
+        decoder_embed_dim=128,
+        decoder_depth=2,
+        decoder_num_heads=4),
+    head=dict(patch_size=patch_size),
+    masker=dict(schedule='iter'),
+    # a short run needs a faster teacher than 0.999-0.9999
+    teacher=dict(momentum_start=0.99, momentum_end=0.99, warmup_epochs=0))
+
+data_root = 'data/demo_imagenet/'
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    dataset=dict(
+        data_root=data_root,
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(
+                type='RandomResizedCrop',
+                scale=img_size,
+                crop_ratio_range=(0.2, 1.0),
+                backend='pillow',
+                interpolation='bicubic'),
+            dict(type='RandomFlip', prob=0.5),
+            dict(type='PackInputs')
+        ]))
+
+max_iters = 1200
+# AMP is switched off automatically by tools/train.py when there is no GPU.
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-9, by_epoch=False, begin=0,
+         end=100),
+    dict(type='CosineAnnealingLR', T_max=max_iters - 100, eta_min=0.0,
+         by_epoch=False, begin=100, end=max_iters),
+]
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=max_iters,
+        max_keep_ckpts=1))
+log_processor = dict(by_epoch=False, window_size=20)
+randomness = dict(seed=0)
+work_dir = 'outputs/demo'

@@ -1,0 +1,15 @@
+"""hpm_mm: Hard Patches Mining for masked image modeling on OpenMMLab.
+
+Importing the package registers every module: the HPM algorithm and its
+parts in mmpretrain's registries, and the downstream pieces in mmdet's and
+mmseg's. Configs can pull it in with
+``custom_imports = dict(imports=['hpm_mm'], allow_failed_imports=False)``.
+"""
+from .compat import allow_mmengine_checkpoints
+
+allow_mmengine_checkpoints()
+
+from . import engine, models  # noqa: E402,F401  (registration)
+from .version import __version__  # noqa: E402
+
+__all__ = ['__version__']

@@ -1,0 +1,65 @@
+"""Turn command-line options into a ready-to-run mmengine config."""
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def setup_train_cfg(cfg: Config,
+                    work_dir: Optional[str] = None,
+                    resume: Optional[str] = None,
+                    amp: bool = False,
+                    auto_scale_lr: bool = False,
+                    launcher: str = 'none',
+                    config_path: Optional[str] = None) -> Config:
+    """Apply the usual OpenMMLab ``tools/train.py`` options to ``cfg``.
+
+    Args:
+        cfg (Config): The loaded config (modified in place and returned).
+        work_dir (str, optional): Output folder; defaults to
+            ``work_dirs/<config name>``.
+        resume (str, optional): ``'auto'`` resumes from the latest
+            checkpoint in ``work_dir``; a path resumes from that checkpoint.
+        amp (bool): Force fp16 mixed precision.
+        auto_scale_lr (bool): Scale the lr by the real total batch size.
+        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
+        config_path (str, optional): Path of the config, for the default
+            work dir.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        name = osp.splitext(osp.basename(config_path or 'hpm'))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    if resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif resume is not None:
+        if not osp.isfile(resume):
+            raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
+        cfg.resume, cfg.load_from = True, resume
+    if amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and \
+            not torch.cuda.is_available():
+        print_log('No GPU: training in fp32 with OptimWrapper instead of '
+                  'AmpOptimWrapper.', logger='current')
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        cfg.optim_wrapper.pop('loss_scale', None)
+        cfg.optim_wrapper.pop('dtype', None)
+    if auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ValueError('--auto-scale-lr needs '
+                             'auto_scale_lr.base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
+    if not torch.cuda.is_available():
+        # NCCL needs GPUs; gloo runs multi-process training on CPUs.
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+        cfg.env_cfg.dist_cfg.backend = 'gloo'
+    return cfg

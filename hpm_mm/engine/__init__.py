@@ -1,0 +1,3 @@
+from .hooks import HPMTeacherHook
+
+__all__ = ['HPMTeacherHook']

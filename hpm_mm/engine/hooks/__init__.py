@@ -1,0 +1,3 @@
+from .hpm_teacher_hook import HPMTeacherHook
+
+__all__ = ['HPMTeacherHook']

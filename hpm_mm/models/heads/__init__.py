@@ -1,0 +1,3 @@
+from .hpm_head import HPMHead
+
+__all__ = ['HPMHead']

@@ -1,0 +1,83 @@
+"""HPM head: pixel reconstruction loss plus loss-prediction loss."""
+from typing import Dict
+
+import torch
+from mmpretrain.models.heads.mae_head import MAEPretrainHead
+from mmpretrain.registry import MODELS
+from torch import Tensor
+
+from ..losses import pairwise_labels
+
+
+@MODELS.register_module()
+class HPMHead(MAEPretrainHead):
+    """Reconstruction loss on masked patches and the loss-prediction loss.
+
+    Targets come from :class:`MAEPretrainHead` (MAE's patchify order,
+    optional ``norm_pix``). The per-patch squared error ``l`` of the masked
+    patches is the training target of the loss predictor.
+
+    Args:
+        loss_pred (dict): Config of the loss-prediction loss. Defaults to
+            :class:`LossPredictionLoss` (relative).
+        loss_rec_weight (float): Weight of the reconstruction loss.
+            Defaults to 1.0.
+        norm_pix (bool): Normalise each target patch. Defaults to False, as
+            in the released recipe.
+        patch_size (int): Patch size. Defaults to 16.
+        in_channels (int): Image channels. Defaults to 3.
+    """
+
+    def __init__(self,
+                 loss_pred: dict = dict(type='LossPredictionLoss'),
+                 loss_rec_weight: float = 1.0,
+                 norm_pix: bool = False,
+                 patch_size: int = 16,
+                 in_channels: int = 3) -> None:
+        super().__init__(
+            loss=dict(type='PixelReconstructionLoss', criterion='L2'),
+            norm_pix=norm_pix,
+            patch_size=patch_size,
+            in_channels=in_channels)
+        self.loss_pred = MODELS.build(loss_pred)
+        self.loss_rec_weight = float(loss_rec_weight)
+
+    def loss(self, pred: Tensor, scores: Tensor, imgs: Tensor, mask: Tensor,
+             num_masked: int) -> Dict[str, Tensor]:
+        """Compute the losses and the predictor's ranking accuracy.
+
+        Args:
+            pred (Tensor): Reconstructed pixels (B, L, p*p*3).
+            scores (Tensor): Predicted-loss scores (B, L).
+            imgs (Tensor): Normalised input images (B, 3, H, W).
+            mask (Tensor): Boolean mask (B, L), True = masked, exactly
+                ``num_masked`` per image.
+            num_masked (int): Masked patches per image, M.
+
+        Returns:
+            dict[str, Tensor]: ``loss_rec``, ``loss_pred`` and ``rank_acc``
+            (fraction of ordered pairs of masked patches with distinct losses
+            that the scores order correctly; logged, not optimised).
+        """
+        target = self.construct_target(imgs)
+        per_patch = (pred.float() - target.float()).pow(2).mean(dim=-1)
+        maskf = mask.to(per_patch.dtype)
+        loss_rec = (per_patch * maskf).sum() / maskf.sum()
+
+        # Masked patches of each image, sync-free since every row has M.
+        ids = torch.argsort(
+            mask.to(torch.uint8), dim=1, descending=True,
+            stable=True)[:, :num_masked]
+        s_m = torch.gather(scores, 1, ids)
+        l_m = torch.gather(per_patch, 1, ids).detach()
+        loss_pred = self.loss_pred(s_m, l_m)
+
+        with torch.no_grad():
+            pos, neg = pairwise_labels(l_m)
+            z = s_m.unsqueeze(1) - s_m.unsqueeze(2)
+            correct = (pos & (z > 0)) | (neg & (z < 0))
+            rank_acc = correct.sum() / (pos.sum() + neg.sum()).clamp(min=1)
+        return dict(
+            loss_rec=self.loss_rec_weight * loss_rec,
+            loss_pred=loss_pred,
+            rank_acc=rank_acc.float())

@@ -1,0 +1,3 @@
+from .hard_patch_masker import HardPatchMasker
+
+__all__ = ['HardPatchMasker']

@@ -1,0 +1,3 @@
+from .hpm_decoder import HPMDecoder
+
+__all__ = ['HPMDecoder']

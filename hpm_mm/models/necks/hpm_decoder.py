@@ -1,0 +1,136 @@
+"""MAE decoder with HPM's parallel loss-predictor branch."""
+from typing import Optional, Tuple
+
+import torch
+from mmcv.cnn import build_norm_layer
+from mmpretrain.models.backbones.vision_transformer import \
+    TransformerEncoderLayer
+from mmpretrain.models.necks.mae_neck import MAEPretrainDecoder
+from mmpretrain.registry import MODELS
+from torch import Tensor, nn
+
+
+@MODELS.register_module()
+class HPMDecoder(MAEPretrainDecoder):
+    """Two parallel decoder branches on one shared decoder input.
+
+    The reconstructor (``decoder_blocks``, ``ln1``, ``decoder_pred``) is
+    :class:`MAEPretrainDecoder`'s. The loss predictor is a second stack of
+    the same shape (``decoder_blocks_losspred``, ``decoder_norm_losspred``,
+    ``decoder_pred_losspred``) whose ``p*p*3`` outputs per token are averaged
+    into one predicted-loss score per patch, as in the released code (its
+    ``decoder_pred_losspred.weight`` is (p*p*3, 512)).
+
+    Args:
+        num_patches (int): Number of patches L. Defaults to 196.
+        patch_size (int): Patch size p. Defaults to 16.
+        in_chans (int): Image channels. Defaults to 3.
+        embed_dim (int): Encoder width. Defaults to 1024.
+        decoder_embed_dim (int): Decoder width. Defaults to 512.
+        decoder_depth (int): Blocks per branch. Defaults to 8.
+        decoder_num_heads (int): Attention heads. Defaults to 16.
+        mlp_ratio (float): MLP ratio. Defaults to 4.
+        norm_cfg (dict): Norm layer config. Defaults to LN with eps 1e-6.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 num_patches: int = 196,
+                 patch_size: int = 16,
+                 in_chans: int = 3,
+                 embed_dim: int = 1024,
+                 decoder_embed_dim: int = 512,
+                 decoder_depth: int = 8,
+                 decoder_num_heads: int = 16,
+                 mlp_ratio: float = 4.,
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            num_patches=num_patches,
+            patch_size=patch_size,
+            in_chans=in_chans,
+            embed_dim=embed_dim,
+            decoder_embed_dim=decoder_embed_dim,
+            decoder_depth=decoder_depth,
+            decoder_num_heads=decoder_num_heads,
+            mlp_ratio=mlp_ratio,
+            norm_cfg=norm_cfg,
+            init_cfg=init_cfg)
+        self.decoder_blocks_losspred = nn.ModuleList([
+            TransformerEncoderLayer(
+                decoder_embed_dim,
+                decoder_num_heads,
+                int(mlp_ratio * decoder_embed_dim),
+                qkv_bias=True,
+                norm_cfg=norm_cfg) for _ in range(decoder_depth)
+        ])
+        self.decoder_norm_losspred = build_norm_layer(norm_cfg,
+                                                      decoder_embed_dim)[1]
+        self.decoder_pred_losspred = nn.Linear(
+            decoder_embed_dim, patch_size**2 * in_chans, bias=True)
+
+    def embed(self, x: Tensor, ids_restore: Optional[Tensor] = None) -> Tensor:
+        """Build the decoder input shared by both branches.
+
+        Args:
+            x (Tensor): Encoder tokens (B, 1 + K, C), cls first.
+            ids_restore (Tensor, optional): (B, L) indices that put the
+                visible-first token order back in position order; mask
+                tokens fill the missing positions. None when every patch was
+                encoded (K = L): no mask token is used.
+
+        Returns:
+            Tensor: Decoder tokens (B, 1 + L, D) with position embedding.
+        """
+        x = self.decoder_embed(x)
+        if ids_restore is not None:
+            B, L = ids_restore.shape
+            mask_tokens = self.mask_token.expand(B, L + 1 - x.shape[1], -1)
+            patches = torch.cat([x[:, 1:], mask_tokens], dim=1)
+            patches = torch.gather(
+                patches, 1,
+                ids_restore.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+            x = torch.cat([x[:, :1], patches], dim=1)
+        return x + self.decoder_pos_embed
+
+    def reconstruct(self, tokens: Tensor) -> Tensor:
+        """Reconstructor branch.
+
+        Args:
+            tokens (Tensor): Decoder input (B, 1 + L, D).
+
+        Returns:
+            Tensor: Predicted pixels (B, L, p*p*3).
+        """
+        for blk in self.decoder_blocks:
+            tokens = blk(tokens)
+        return self.decoder_pred(self.decoder_norm(tokens))[:, 1:]
+
+    def predict_loss(self, tokens: Tensor) -> Tensor:
+        """Loss-predictor branch.
+
+        Args:
+            tokens (Tensor): Decoder input (B, 1 + L, D).
+
+        Returns:
+            Tensor: Predicted reconstruction-loss score per patch (B, L).
+        """
+        for blk in self.decoder_blocks_losspred:
+            tokens = blk(tokens)
+        out = self.decoder_pred_losspred(self.decoder_norm_losspred(tokens))
+        return out[:, 1:].mean(dim=-1)
+
+    def forward(self, x: Tensor,
+                ids_restore: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Run both branches.
+
+        Args:
+            x (Tensor): Encoder tokens (B, 1 + K, C).
+            ids_restore (Tensor, optional): (B, L), see :meth:`embed`.
+
+        Returns:
+            tuple[Tensor, Tensor]: pixels (B, L, p*p*3) and predicted-loss
+            scores (B, L).
+        """
+        tokens = self.embed(x, ids_restore)
+        return self.reconstruct(tokens), self.predict_loss(tokens)

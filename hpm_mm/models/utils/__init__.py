@@ -1,0 +1,3 @@
+from .teacher_ema import HPMTeacherEMA
+
+__all__ = ['HPMTeacherEMA']

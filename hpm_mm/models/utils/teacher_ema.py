@@ -1,0 +1,113 @@
+"""The HPM teacher: an EMA of the whole student with HPM's momentum."""
+from typing import List
+
+import torch
+from mmengine.model import ExponentialMovingAverage
+from mmpretrain.registry import MODELS
+from torch import nn
+
+
+@MODELS.register_module()
+class HPMTeacherEMA(ExponentialMovingAverage):
+    """Exponential moving average of the student, updated after each step.
+
+    ``theta_T = d * theta_T + (1 - d) * theta_S`` with
+    ``d = d_start + (e / warmup_epochs) * (d_end - d_start)`` while
+    ``e < warmup_epochs`` and ``d_end`` after (e = epoch from 0). Unlike
+    :class:`ExponentialMovingAverage`, the first update averages too (the
+    teacher starts as a copy of the initialised student) and the update is
+    one fused multi-tensor ``lerp`` with no host synchronisation. The
+    averaged module always stays in eval mode, and its weights are buffers,
+    not parameters: the optimizer never sees them and they never need
+    gradients (state-dict keys are unchanged, ``teacher.module.<name>``).
+
+    Args:
+        model (nn.Module): The student to average (deep-copied).
+        momentum_start (float): d at epoch 0. Defaults to 0.999.
+        momentum_end (float): d from ``warmup_epochs`` on. Defaults to 0.9999.
+        warmup_epochs (int): Epochs over which d rises. Defaults to 100.
+    """
+
+    def __init__(self,
+                 model: nn.Module,
+                 momentum_start: float = 0.999,
+                 momentum_end: float = 0.9999,
+                 warmup_epochs: int = 100) -> None:
+        for name, val in (('momentum_start', momentum_start),
+                          ('momentum_end', momentum_end)):
+            if not 0.0 < float(val) < 1.0:
+                raise ValueError(
+                    f'HPMTeacherEMA: {name} must be in (0, 1), got {val}')
+        if warmup_epochs < 0:
+            raise ValueError('HPMTeacherEMA: warmup_epochs must be >= 0, '
+                             f'got {warmup_epochs}')
+        super().__init__(model, momentum=1.0 - momentum_start)
+        self.avg_names = _parameters_to_buffers(self.module)
+        self.avg_parameters = dict(self.module.named_buffers())
+        self.momentum_start = float(momentum_start)
+        self.momentum_end = float(momentum_end)
+        self.warmup_epochs = int(warmup_epochs)
+        self.module.eval()
+
+    def decay(self, epoch: int) -> float:
+        """The EMA decay d of the given epoch (0-based)."""
+        if epoch >= self.warmup_epochs:
+            return self.momentum_end
+        return self.momentum_start + (epoch / self.warmup_epochs) * (
+            self.momentum_end - self.momentum_start)
+
+    def train(self, mode: bool = True) -> 'HPMTeacherEMA':
+        """Keep the averaged module in eval mode whatever ``mode`` is."""
+        super().train(mode)
+        self.module.eval()
+        return self
+
+    def _pairs(self, student: nn.Module) -> tuple:
+        """Teacher tensors and the matching student parameters."""
+        src = dict(student.named_parameters())
+        missing = [n for n in self.avg_names if n not in src]
+        if missing:
+            raise RuntimeError('HPMTeacherEMA: student lacks parameters '
+                               f'{missing[:5]}')
+        return ([self.avg_parameters[n] for n in self.avg_names],
+                [src[n].detach() for n in self.avg_names])
+
+    @torch.no_grad()
+    def copy_from(self, student: nn.Module) -> None:
+        """Make the teacher an exact copy of ``student``'s parameters."""
+        avg, src = self._pairs(student)
+        torch._foreach_copy_(avg, src)
+
+    @torch.no_grad()
+    def update(self, student: nn.Module, epoch: int) -> None:
+        """One EMA step towards the student.
+
+        Args:
+            student (nn.Module): The averaged model (same structure as
+                ``self.module``).
+            epoch (int): Current epoch, 0-based, for the momentum schedule.
+        """
+        avg, src = self._pairs(student)
+        torch._foreach_lerp_(avg, src, 1.0 - self.decay(epoch))
+        self.steps += 1
+
+    def update_parameters(self, model: nn.Module) -> None:
+        """mmengine interface: update from ``model`` at the current epoch."""
+        from mmengine.logging import MessageHub
+        epoch = MessageHub.get_current_instance().get_info('epoch', 0)
+        self.update(model, epoch)
+
+
+def _parameters_to_buffers(module: nn.Module) -> List[str]:
+    """Turn every parameter of ``module`` into a buffer of the same name.
+
+    Returns:
+        list[str]: The full names of the converted parameters.
+    """
+    names = []
+    for prefix, mod in module.named_modules():
+        for name, param in list(mod.named_parameters(recurse=False)):
+            delattr(mod, name)
+            mod.register_buffer(name, param.detach())
+            names.append(f'{prefix}.{name}' if prefix else name)
+    return names

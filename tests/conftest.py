@@ -1,0 +1,129 @@
+"""Shared fixtures: tiny HPM models and tiny datasets in real formats."""
+import copy
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import MessageHub
+from PIL import Image
+
+import hpm_mm  # noqa: F401
+
+TINY_ARCH = dict(
+    embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+TINY_IMG, TINY_PATCH = 32, 8  # L = 16 patches, M = 12 masked
+
+
+def tiny_hpm_cfg(**overrides) -> dict:
+    """A tiny HPM model config (ViT 32-wide, 2 layers, 32 px, patch 8)."""
+    cfg = dict(
+        type='HPM',
+        data_preprocessor=dict(
+            type='SelfSupDataPreprocessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            to_rgb=True),
+        backbone=dict(
+            type='HPMViT',
+            arch=TINY_ARCH,
+            img_size=TINY_IMG,
+            patch_size=TINY_PATCH,
+            mask_ratio=0.75),
+        neck=dict(
+            type='HPMDecoder',
+            num_patches=(TINY_IMG // TINY_PATCH)**2,
+            patch_size=TINY_PATCH,
+            embed_dim=32,
+            decoder_embed_dim=16,
+            decoder_depth=2,
+            decoder_num_heads=2),
+        head=dict(type='HPMHead', patch_size=TINY_PATCH),
+        masker=dict(type='HardPatchMasker'),
+        teacher=dict(type='HPMTeacherEMA'))
+    for key, val in overrides.items():
+        if isinstance(val, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **val}
+        else:
+            cfg[key] = val
+    return copy.deepcopy(cfg)
+
+
+def tiny_model_overrides(size: int = TINY_IMG, patch: int = TINY_PATCH,
+                         arch: dict = TINY_ARCH) -> dict:
+    """Overrides that shrink a full pretrain config's model."""
+    return dict(
+        backbone=dict(arch=arch, img_size=size, patch_size=patch),
+        neck=dict(
+            num_patches=(size // patch)**2,
+            patch_size=patch,
+            embed_dim=arch['embed_dims'],
+            decoder_embed_dim=16,
+            decoder_depth=1,
+            decoder_num_heads=2),
+        head=dict(patch_size=patch))
+
+
+@pytest.fixture
+def message_hub():
+    """A MessageHub with training progress, reset for each test."""
+    # get_current_instance() returns the most recently created instance.
+    return MessageHub.get_instance(f'hpm_test_{os.urandom(6).hex()}')
+
+
+def set_progress(hub: MessageHub, epoch: int = 0, max_epochs: int = 10,
+                 it: int = 0, max_iters: int = 100) -> None:
+    hub.update_info('epoch', epoch)
+    hub.update_info('max_epochs', max_epochs)
+    hub.update_info('iter', it)
+    hub.update_info('max_iters', max_iters)
+
+
+def write_imagenet(root: str, num_classes: int = 2, per_class: int = 4,
+                   size: int = 48, seed: int = 0) -> str:
+    """Write a tiny ImageNet-format split: train/<class>/*.JPEG + meta file.
+
+    Returns:
+        str: ``root``.
+    """
+    rng = np.random.default_rng(seed)
+    lines = []
+    for c in range(num_classes):
+        wnid = f'n{c:08d}'
+        folder = osp.join(root, 'train', wnid)
+        os.makedirs(folder, exist_ok=True)
+        for i in range(per_class):
+            # smooth random images: low-frequency noise upsampled
+            low = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+            img = Image.fromarray(low).resize((size, size), Image.BICUBIC)
+            name = f'{wnid}_{i}.JPEG'
+            img.save(osp.join(folder, name), quality=90)
+            lines.append(f'{wnid}/{name} {c}')
+    os.makedirs(osp.join(root, 'meta'), exist_ok=True)
+    with open(osp.join(root, 'meta', 'train.txt'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return root
+
+
+@pytest.fixture
+def tiny_imagenet(tmp_path) -> str:
+    return write_imagenet(str(tmp_path / 'imagenet'))
+
+
+def build_tiny_hpm(**overrides):
+    from mmpretrain.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_hpm_cfg(**overrides))
+    model.init_weights()
+    return model
+
+
+def deep_update(target: dict, overrides: dict) -> dict:
+    """Recursively merge ``overrides`` into the (Config)dict ``target``."""
+    for key, val in overrides.items():
+        if isinstance(val, dict) and isinstance(target.get(key), dict):
+            deep_update(target[key], val)
+        else:
+            target[key] = val
+    return target

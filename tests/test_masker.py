@@ -1,0 +1,124 @@
+"""HardPatchMasker: counts, hard patches, uniformity, schedule."""
+import math
+
+import pytest
+import torch
+
+from hpm_mm.models import HardPatchMasker
+
+from .conftest import set_progress
+
+B, L, M = 64, 49, 36
+
+
+def reference_mask(scores, noise, num_masked, num_hard):
+    """Per-sample loop version of the masking rule, given the same noise."""
+    mask = torch.zeros(scores.shape, dtype=torch.bool)
+    for b in range(scores.shape[0]):
+        hard = torch.topk(scores[b], num_hard).indices if num_hard else \
+            torch.tensor([], dtype=torch.long)
+        mask[b, hard] = True
+        rest = [i for i in range(scores.shape[1]) if i not in set(
+            hard.tolist())]
+        # the remaining masked patches: largest noise among the rest
+        order = sorted(rest, key=lambda i: noise[b, i].item(), reverse=True)
+        mask[b, order[:num_masked - num_hard]] = True
+    return mask
+
+
+@pytest.mark.parametrize('num_hard', [0, 1, 18, 36])
+def test_exact_counts_and_hard_patches(num_hard):
+    masker = HardPatchMasker(fixed_alpha=0.0)
+    scores = torch.randn(B, L)
+    mask = masker(scores, M, num_hard, B, L)
+    assert mask.dtype == torch.bool and mask.shape == (B, L)
+    assert (mask.sum(1) == M).all()
+    if num_hard:
+        top = torch.topk(scores, num_hard, dim=1).indices
+        assert mask.gather(1, top).all()
+
+
+@pytest.mark.parametrize('num_hard', [0, 7, 36])
+def test_vectorised_equals_per_sample_reference(num_hard):
+    masker = HardPatchMasker(fixed_alpha=0.0)
+    scores = torch.randn(8, L)
+    torch.manual_seed(3)
+    mask = masker(scores, M, num_hard, 8, L)
+    torch.manual_seed(3)
+    noise = torch.rand(8, L)
+    assert torch.equal(mask, reference_mask(scores, noise, M, num_hard))
+
+
+def test_random_part_is_uniform():
+    """The M - n_hard random patches are uniform over the non-hard ones."""
+    torch.manual_seed(0)
+    n, l, m, h = 20000, 10, 6, 2
+    scores = torch.arange(l, dtype=torch.float).expand(n, l)  # hard: 8, 9
+    mask = HardPatchMasker(fixed_alpha=0.0)(scores, m, h, n, l)
+    assert mask[:, 8:].all()
+    freq = mask[:, :8].float().mean(0)  # each: (m - h) / (l - h) = 0.5
+    expected = (m - h) / (l - h)
+    # binomial std of a frequency over n draws; 5 sigma
+    tol = 5 * math.sqrt(expected * (1 - expected) / n)
+    assert (freq - expected).abs().max() < tol
+    # pairs are uniform too (no structure): P(both) = C(6,2)... for 4 of 8
+    both = (mask[:, 0] & mask[:, 1]).float().mean()
+    p_both = (4 / 8) * (3 / 7)
+    assert abs(both - p_both) < 5 * math.sqrt(p_both * (1 - p_both) / n)
+
+
+def test_uniform_mask_matches_mae_random_masking():
+    """With n_hard = 0 the mask is MAE's for the same random state."""
+    from mmpretrain.models.selfsup.mae import MAEViT
+    torch.manual_seed(5)
+    ours = HardPatchMasker(fixed_alpha=0.0)(None, 147, 0, 4, 196)
+    torch.manual_seed(5)
+    _, mae_mask, _ = MAEViT.random_masking(None, torch.zeros(4, 196, 8),
+                                           0.75)
+    assert torch.equal(ours, mae_mask.bool())
+
+
+def test_alpha_schedule_epoch(message_hub):
+    masker = HardPatchMasker(alpha_max=0.5, schedule='epoch')
+    set_progress(message_hub, epoch=0, max_epochs=800)
+    assert masker.alpha == pytest.approx(0.5 / 800)
+    assert masker.num_hard(147) == 0
+    set_progress(message_hub, epoch=799, max_epochs=800)
+    assert masker.alpha == pytest.approx(0.5)
+    assert masker.num_hard(147) == 73
+    set_progress(message_hub, epoch=399, max_epochs=800)
+    assert masker.alpha == pytest.approx(0.25)
+    assert masker.num_hard(147) == 36
+
+
+def test_alpha_schedule_iter(message_hub):
+    masker = HardPatchMasker(alpha_max=0.5, schedule='iter')
+    set_progress(message_hub, it=0, max_iters=1000)
+    assert masker.alpha == pytest.approx(0.5 / 1000)
+    set_progress(message_hub, it=999, max_iters=1000)
+    assert masker.alpha == pytest.approx(0.5)
+
+
+def test_missing_progress_is_a_clear_error():
+    from mmengine.logging import MessageHub
+    MessageHub.get_instance('hpm_test_empty_hub')
+    with pytest.raises(RuntimeError, match='MessageHub'):
+        HardPatchMasker().alpha
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(schedule='cosine'), 'schedule'),
+    (dict(alpha_max=1.5), 'alpha_max'),
+    (dict(fixed_alpha=-0.1), 'fixed_alpha'),
+])
+def test_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        HardPatchMasker(**kwargs)
+
+
+def test_bad_call():
+    masker = HardPatchMasker(fixed_alpha=0.0)
+    with pytest.raises(ValueError, match='num_hard'):
+        masker(torch.randn(2, L), M, M + 1, 2, L)
+    with pytest.raises(ValueError, match='scores'):
+        masker(None, M, 3, 2, L)

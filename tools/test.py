@@ -1,0 +1,57 @@
+"""Evaluate a checkpoint with a config's test set and metric.
+
+Example::
+
+    python tools/test.py configs/cls/CONFIG.py work_dirs/x/epoch_100.pth
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import hpm_mm  # noqa: F401  (registers the HPM modules)
+from hpm_mm.apis import check_dataset_paths
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a checkpoint')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs and metrics go')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    for path in (args.config, args.checkpoint):
+        if not osp.isfile(path):
+            raise SystemExit(f'file not found: {path}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.load_from = args.checkpoint
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs',
+        osp.splitext(osp.basename(args.config))[0])
+    check_dataset_paths(cfg)
+    Runner.from_cfg(cfg).test()
+
+
+if __name__ == '__main__':
+    main()

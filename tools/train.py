@@ -1,0 +1,71 @@
+"""Train an HPM (or any mmpretrain/mmdet/mmseg) config with mmengine.
+
+Examples::
+
+    python tools/train.py configs/pretrain/hpm_vit-b.py
+    tools/dist_train.sh configs/pretrain/hpm_vit-b.py 8 --resume auto
+"""
+import argparse
+import os
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import hpm_mm  # noqa: F401  (registers the HPM modules)
+from hpm_mm.apis import check_dataset_paths, setup_train_cfg
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        help='resume from this checkpoint, or, without a path, from the '
+        'latest one in the work dir')
+    parser.add_argument(
+        '--amp', action='store_true', help='fp16 mixed precision')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr linearly with the real total batch size')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, e.g. train_dataloader.batch_size=64')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    if not os.path.isfile(args.config):
+        raise SystemExit(f'config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    setup_train_cfg(
+        cfg,
+        work_dir=args.work_dir,
+        resume=args.resume,
+        amp=args.amp,
+        auto_scale_lr=args.auto_scale_lr,
+        launcher=args.launcher,
+        config_path=args.config)
+    check_dataset_paths(cfg)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
