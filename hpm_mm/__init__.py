@@ -5,9 +5,10 @@ parts in mmpretrain's registries, and the downstream pieces in mmdet's and
 mmseg's. Configs can pull it in with
 ``custom_imports = dict(imports=['hpm_mm'], allow_failed_imports=False)``.
 """
-from .compat import allow_mmengine_checkpoints
+from .compat import allow_cpu_distributed, allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
+allow_cpu_distributed()
 
 from . import engine, models  # noqa: E402,F401  (registration)
 from .version import __version__  # noqa: E402

@@ -51,3 +51,32 @@ def allow_mmengine_checkpoints() -> None:
     HistoryBuffer()  # registers the built-in statistics methods
     add([HistoryBuffer] + _numpy_globals() +
         [(_history_buffer_getattr, 'builtins.getattr')])
+
+
+def allow_cpu_distributed() -> None:
+    """Let mmengine's pytorch launcher start on machines without a GPU.
+
+    mmengine 0.10.7 calls ``torch.cuda.set_device`` unconditionally when it
+    initialises a ``torchrun`` job. Without CUDA (and without another
+    accelerator) the process group is now started directly, on gloo if the
+    config asked for NCCL, which needs GPUs.
+    """
+    import mmengine.dist.utils as dist_utils
+    from mmengine.device import (is_mlu_available, is_musa_available,
+                                 is_npu_available)
+    original = dist_utils._init_dist_pytorch
+    if getattr(original, 'hpm_mm_cpu', False):
+        return
+
+    def init_dist_pytorch(backend: str = 'nccl',
+                          init_backend: str = 'torch',
+                          **kwargs) -> None:
+        accelerated = (torch.cuda.is_available() or is_npu_available()
+                       or is_mlu_available() or is_musa_available())
+        if accelerated or init_backend != 'torch':
+            return original(backend, init_backend=init_backend, **kwargs)
+        torch.distributed.init_process_group(
+            backend='gloo' if backend == 'nccl' else backend, **kwargs)
+
+    init_dist_pytorch.hpm_mm_cpu = True
+    dist_utils._init_dist_pytorch = init_dist_pytorch

@@ -127,3 +127,51 @@ def deep_update(target: dict, overrides: dict) -> dict:
         else:
             target[key] = val
     return target
+
+
+TINY_CONFIG = '''
+_base_ = [{base!r}]
+model = dict(
+    backbone=dict(
+        arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2,
+                  feedforward_channels=64),
+        img_size=32, patch_size=8),
+    neck=dict(num_patches=16, patch_size=8, embed_dim=32,
+              decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2),
+    head=dict(patch_size=8))
+train_dataloader = dict(
+    batch_size={batch_size}, num_workers=0, persistent_workers=False,
+    dataset=dict(data_root={data_root!r}, pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.0),
+             backend='pillow', interpolation='bicubic'),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PackInputs')]))
+optim_wrapper = dict(
+    _delete_=True, type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95),
+                   weight_decay=0.05),
+    clip_grad=dict(max_norm=5.0), paramwise_cfg=dict(flat_decay_mult=0.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-9, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max={max_epochs} - 1, by_epoch=True,
+         begin=1, end={max_epochs}, convert_to_iter_based=True)]
+train_cfg = dict(max_epochs={max_epochs})
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(max_keep_ckpts=-1))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)
+'''
+
+
+def write_tiny_config(path: str, data_root: str, batch_size: int = 4,
+                      max_epochs: int = 2) -> str:
+    """A config file inheriting configs/pretrain/hpm_vit-b.py, shrunk."""
+    base = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                    'configs', 'pretrain', 'hpm_vit-b.py')
+    with open(path, 'w') as f:
+        f.write(TINY_CONFIG.format(base=base, data_root=data_root,
+                                   batch_size=batch_size,
+                                   max_epochs=max_epochs))
+    return path

@@ -53,7 +53,7 @@ def shrink_schedule(cfg: Config, iters: int) -> None:
     warm = max(1, iters // 12)
     cfg.train_cfg.max_iters = iters
     cfg.param_scheduler[0].end = warm
-    cfg.param_scheduler[1].merge_from_dict(
+    cfg.param_scheduler[1].update(
         dict(begin=warm, T_max=iters - warm, end=iters))
     cfg.default_hooks.checkpoint.interval = iters
     cfg.default_hooks.logger.interval = max(1, min(20, iters // 10))

@@ -27,8 +27,10 @@ model = dict(
 data_root = 'data/demo_imagenet/'
 train_dataloader = dict(
     batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
+    # 2 CPU cores: loading in the main process beats workers competing
+    # with the model for the cores (and keeps torch's intra-op threads).
+    num_workers=0,
+    persistent_workers=False,
     dataset=dict(
         data_root=data_root,
         pipeline=[

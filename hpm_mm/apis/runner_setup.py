@@ -59,7 +59,13 @@ def setup_train_cfg(cfg: Config,
                              'auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
     if not torch.cuda.is_available():
-        # NCCL needs GPUs; gloo runs multi-process training on CPUs.
+        # NCCL needs GPUs; gloo runs multi-process training on CPUs, where
+        # DDP must not be given device ids.
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
         cfg.env_cfg.dist_cfg.backend = 'gloo'
+        if launcher != 'none' and cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel',
+                broadcast_buffers=False,
+                device_ids=None)
     return cfg

@@ -1,0 +1,60 @@
+"""OpenMMLab entry points: mmpretrain's own train.py (= `mim train
+mmpretrain`) and our dist_train.sh with 2 CPU processes."""
+import glob
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import mmpretrain
+import torch
+
+from .conftest import write_tiny_config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _env():
+    # no PYTHONPATH to the repo: hpm_mm must come from the installed package
+    env = dict(os.environ)
+    env.pop('PYTHONPATH', None)
+    return env
+
+
+def test_mmpretrain_train_script_uses_custom_imports(tiny_imagenet,
+                                                    tmp_path):
+    cfg = write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet)
+    script = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
+                      'train.py')
+    work = tmp_path / 'work'
+    proc = subprocess.run(
+        [sys.executable, script, cfg, '--work-dir',
+         str(work)],
+        capture_output=True, text=True, env=_env(), timeout=600,
+        cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = torch.load(str(work / 'epoch_2.pth'), weights_only=True)
+    assert int(ckpt['state_dict']['teacher.steps']) == 4
+
+
+def test_dist_train_two_cpu_processes(tiny_imagenet, tmp_path):
+    cfg = write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet,
+                            batch_size=2)
+    work = tmp_path / 'work'
+    env = dict(_env(), PORT='29517', OMP_NUM_THREADS='1',
+               PATH=osp.dirname(sys.executable) + os.pathsep +
+               os.environ['PATH'])  # as with an activated venv
+    proc = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), cfg, '2',
+         '--work-dir', str(work)],
+        capture_output=True, text=True, env=env, timeout=600,
+        cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = open(glob.glob(str(work / '*' / '*.log'))[0]).read()
+    assert 'Distributed launcher: pytorch' in log
+    assert 'GPU number: 2' in log  # mmengine's name for the world size
+    assert "backend': 'gloo'" in log
+    # 8 images, 2 per process and step, 2 processes: 2 steps per epoch
+    assert 'Epoch(train) [2][2/2]' in log
+    ckpt = torch.load(str(work / 'epoch_2.pth'), weights_only=True)
+    assert int(ckpt['state_dict']['teacher.steps']) == 4
