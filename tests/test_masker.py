@@ -52,16 +52,16 @@ def test_vectorised_equals_per_sample_reference(num_hard):
 def test_random_part_is_uniform():
     """The M - n_hard random patches are uniform over the non-hard ones."""
     torch.manual_seed(0)
-    n, l, m, h = 20000, 10, 6, 2
-    scores = torch.arange(l, dtype=torch.float).expand(n, l)  # hard: 8, 9
-    mask = HardPatchMasker(fixed_alpha=0.0)(scores, m, h, n, l)
+    n, num, m, h = 20000, 10, 6, 2
+    scores = torch.arange(num, dtype=torch.float).expand(n, num)  # hard: 8, 9
+    mask = HardPatchMasker(fixed_alpha=0.0)(scores, m, h, n, num)
     assert mask[:, 8:].all()
-    freq = mask[:, :8].float().mean(0)  # each: (m - h) / (l - h) = 0.5
-    expected = (m - h) / (l - h)
+    freq = mask[:, :8].float().mean(0)  # each: (m - h) / (num - h) = 0.5
+    expected = (m - h) / (num - h)
     # binomial std of a frequency over n draws; 5 sigma
     tol = 5 * math.sqrt(expected * (1 - expected) / n)
     assert (freq - expected).abs().max() < tol
-    # pairs are uniform too (no structure): P(both) = C(6,2)... for 4 of 8
+    # 4 random of 8 without replacement: P(0 and 1 both masked) = 4/8 * 3/7
     both = (mask[:, 0] & mask[:, 1]).float().mean()
     p_both = (4 / 8) * (3 / 7)
     assert abs(both - p_both) < 5 * math.sqrt(p_both * (1 - p_both) / n)

@@ -5,7 +5,6 @@ from typing import List, Sequence
 import numpy as np
 import torch
 from PIL import Image
-from torch import Tensor
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The HPM encoder: mmpretrain's MAE ViT driven by an explicit patch mask."""
-from typing import List, Optional, Tuple, Union
+from typing import Tuple, Union
 
 import torch
 from mmpretrain.models.selfsup.mae import MAEViT
