@@ -131,5 +131,6 @@ class HPM(BaseSelfSupervisor):
         latent, mask, ids_restore = self.backbone(inputs, mask)
         pred, pred_scores = self.neck(latent, ids_restore)
         losses = self.head.loss(pred, pred_scores, inputs, mask, M)
-        losses['alpha'] = torch.tensor(alpha, device=inputs.device)
+        # a fill kernel, not a host-to-device copy (no sync on CUDA)
+        losses['alpha'] = inputs.new_full((), alpha)
         return losses

@@ -1,0 +1,253 @@
+"""Training-step cost of HPM against mmpretrain's MAE, in one process.
+
+Times forward + backward + optimizer step (+ the teacher's EMA update for
+HPM) after warm-up, alternating HPM and MAE, and reports the median, FLOPs
+per step (``torch.utils.flop_counter``), the memory the autograd graph
+keeps (saved activations), CUDA peak memory when on a GPU, and HPM's time
+split across teacher, masker, student, losses, backward/optimizer and EMA.
+
+Examples::
+
+    python tools/benchmark.py                       # ViT-B/16, 224 px, batch 8, CPU
+    python tools/benchmark.py --device cuda --amp --batch 64
+    python tools/benchmark.py --masker-batch 256    # masker timing only
+"""
+import argparse
+import copy
+import os.path as osp
+import statistics
+import time
+from contextlib import contextmanager, nullcontext
+from typing import Callable, Dict, List
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import MessageHub, MMLogger
+from mmpretrain.registry import MODELS
+from torch.utils.flop_counter import FlopCounterMode
+
+import hpm_mm  # noqa: F401
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--arch', default='b', help="ViT arch: 'b' or 'l'")
+    p.add_argument('--img-size', type=int, default=224)
+    p.add_argument('--batch', type=int, default=8)
+    p.add_argument('--alpha', type=float, default=0.5,
+                   help='hard fraction (0.5: the teacher always runs)')
+    p.add_argument('--repeats', type=int, default=5)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available()
+                   else 'cpu')
+    p.add_argument('--amp', action='store_true',
+                   help='fp16 autocast (CUDA) / bf16 autocast (CPU)')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch CPU threads (default: torch default)')
+    p.add_argument('--masker-batch', type=int, default=256,
+                   help='batch size of the separate masker timing')
+    return p.parse_args()
+
+
+def build(config: str, arch: str, size: int, alpha: float,
+          device: str) -> torch.nn.Module:
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'pretrain', config))
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.backbone.update(arch=arch, img_size=size)
+    model_cfg.neck.update(
+        num_patches=(size // 16)**2,
+        embed_dim={'b': 768, 'l': 1024, 'h': 1280}[arch])
+    if model_cfg.type == 'HPM':
+        model_cfg.masker = dict(type='HardPatchMasker', fixed_alpha=alpha)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    return model.to(device).train()
+
+
+class Clock:
+    """Wall-clock sections; synchronises CUDA only here, in the benchmark."""
+
+    def __init__(self, device: str):
+        self.cuda = device.startswith('cuda')
+        self.times: Dict[str, float] = {}
+
+    def sync(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    @contextmanager
+    def __call__(self, name: str):
+        self.sync()
+        t = time.perf_counter()
+        yield
+        self.sync()
+        self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t
+
+
+def hpm_step(model, opt, x, clock: Clock, autocast) -> None:
+    """One HPM step, instrumented section by section (same maths as
+    ``HPM.loss`` + the optimizer + ``HPMTeacherHook``)."""
+    B = x.shape[0]
+    L, M = model.backbone.num_patches, model.backbone.num_masked
+    n_hard = model.masker.num_hard(M)
+    with autocast():
+        with clock('teacher'):
+            scores = model.teacher_scores(x) if n_hard > 0 else None
+        with clock('masker'):
+            mask = model.masker(scores, M, n_hard, B, L, device=x.device)
+        with clock('student'):
+            latent, mask, ids_restore = model.backbone(x, mask)
+            pred, pred_scores = model.neck(latent, ids_restore)
+        with clock('losses'):
+            losses = model.head.loss(pred, pred_scores, x, mask, M)
+            loss = losses['loss_rec'] + losses['loss_pred']
+    with clock('backward+optimizer'):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+    with clock('ema'):
+        model.teacher.update(model.student_modules(), epoch=0)
+
+
+def mae_step(model, opt, x, clock: Clock, autocast) -> None:
+    with autocast():
+        with clock('forward+loss'):
+            loss = model.loss(x, None)['loss']
+    with clock('backward+optimizer'):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+
+
+def saved_activation_bytes(fn: Callable[[], None],
+                           model: torch.nn.Module) -> int:
+    """Bytes of non-parameter tensors autograd saves for backward in fn."""
+    total = [0]
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    weights |= {b.untyped_storage().data_ptr() for b in model.buffers()}
+
+    def pack(t):
+        if t.untyped_storage().data_ptr() not in weights:
+            total[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return total[0]
+
+
+def count_flops(fn: Callable[[], None]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def time_masker(batch: int, device: str, repeats: int = 50) -> float:
+    from hpm_mm.models import HardPatchMasker
+    masker = HardPatchMasker(fixed_alpha=0.5)
+    scores = torch.randn(batch, 196, device=device)
+    clock = Clock(device)
+    for _ in range(5):
+        masker(scores, 147, 73, batch, 196)
+    ts = []
+    for _ in range(repeats):
+        clock.sync()
+        t = time.perf_counter()
+        masker(scores, 147, 73, batch, 196)
+        clock.sync()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts) * 1e3
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    MessageHub.get_instance('benchmark')
+    MMLogger.get_instance('benchmark', log_level='WARNING')  # quiet init
+    device = args.device
+    torch.manual_seed(0)
+    if args.amp:
+        dtype = torch.float16 if device.startswith('cuda') else torch.bfloat16
+        autocast = lambda: torch.autocast(device.split(':')[0], dtype=dtype)  # noqa
+    else:
+        autocast = nullcontext
+    models = {
+        'HPM': build('hpm_vit-b.py', args.arch, args.img_size, args.alpha,
+                     device),
+        'MAE': build('mae_vit-b.py', args.arch, args.img_size, args.alpha,
+                     device),
+    }
+    steps = {'HPM': hpm_step, 'MAE': mae_step}
+    opts = {
+        k: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad],
+                             lr=1e-4, betas=(0.9, 0.95))
+        for k, m in models.items()
+    }
+    x = torch.randn(args.batch, 3, args.img_size, args.img_size,
+                    device=device)
+
+    def run(name: str, clock: Clock) -> None:
+        steps[name](models[name], opts[name], x, clock, autocast)
+
+    flops = {k: count_flops(lambda k=k: run(k, Clock('cpu'))) for k in models}
+    saved = {
+        k: saved_activation_bytes(lambda k=k: run(k, Clock('cpu')),
+                                  models[k])
+        for k in models
+    }
+    # teacher_scores runs under no_grad by itself: nothing may be saved
+    teacher_saved = saved_activation_bytes(
+        lambda: models['HPM'].teacher_scores(x), models['HPM'])
+    for _ in range(args.warmup):
+        for k in models:
+            run(k, Clock(device))
+    totals: Dict[str, List[float]] = {k: [] for k in models}
+    split = Clock(device)
+    peak = {}
+    for _ in range(args.repeats):
+        for k in models:  # alternate HPM and MAE
+            if device.startswith('cuda'):
+                torch.cuda.reset_peak_memory_stats()
+            clock = Clock(device)
+            clock.sync()
+            t = time.perf_counter()
+            run(k, clock)
+            clock.sync()
+            totals[k].append(time.perf_counter() - t)
+            if k == 'HPM':
+                for name, v in clock.times.items():
+                    split.times[name] = split.times.get(name, 0.0) + v
+            if device.startswith('cuda'):
+                peak[k] = max(peak.get(k, 0),
+                              torch.cuda.max_memory_allocated())
+    med = {k: statistics.median(v) for k, v in totals.items()}
+    print(f'device={device} threads={torch.get_num_threads()} '
+          f'arch=ViT-{args.arch.upper()}/16 img={args.img_size} '
+          f'batch={args.batch} alpha={args.alpha} amp={args.amp} '
+          f'repeats={args.repeats}')
+    for k in models:
+        line = (f'{k}: step {med[k] * 1e3:8.1f} ms  '
+                f'FLOPs {flops[k] / 1e12:7.3f} T  '
+                f'saved activations {saved[k] / 2**20:8.1f} MiB')
+        if peak:
+            line += f'  CUDA peak {peak[k] / 2**20:8.1f} MiB'
+        print(line)
+    t_ratio = med['HPM'] / med['MAE']
+    f_ratio = flops['HPM'] / flops['MAE']
+    print(f'HPM/MAE time ratio {t_ratio:.3f}  FLOP ratio {f_ratio:.3f}  '
+          f'(time/FLOP ratio {t_ratio / f_ratio:.3f})')
+    print(f'teacher forward keeps {teacher_saved} bytes of activations')
+    total = sum(split.times.values())
+    print('HPM time split: ' + '  '.join(
+        f'{k} {v / total * 100:.1f}%' for k, v in split.times.items()))
+    print(f'masker at batch {args.masker_batch}: '
+          f'{time_masker(args.masker_batch, device):.3f} ms')
+
+
+if __name__ == '__main__':
+    main()
