@@ -5,12 +5,14 @@ parts in mmpretrain's registries, and the downstream pieces in mmdet's and
 mmseg's. Configs can pull it in with
 ``custom_imports = dict(imports=['hpm_mm'], allow_failed_imports=False)``.
 """
-from .compat import allow_cpu_distributed, allow_mmengine_checkpoints
+from .compat import (allow_cpu_distributed, allow_mmengine_checkpoints,
+                     save_checkpoints_atomically)
 
 allow_mmengine_checkpoints()
 allow_cpu_distributed()
+save_checkpoints_atomically()
 
-from . import engine, models  # noqa: E402,F401  (registration)
+from . import downstream, engine, models  # noqa: E402,F401  (registration)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

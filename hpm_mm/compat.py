@@ -80,3 +80,33 @@ def allow_cpu_distributed() -> None:
 
     init_dist_pytorch.hpm_mm_cpu = True
     dist_utils._init_dist_pytorch = init_dist_pytorch
+
+
+def save_checkpoints_atomically() -> None:
+    """Make the Runner write each local checkpoint to a temporary name first.
+
+    A crash (or SIGKILL) while saving then leaves the previous checkpoints
+    and no half-written file: the new one appears by an atomic rename.
+    """
+    import os
+
+    import mmengine.runner.runner as runner_module
+    original = runner_module.save_checkpoint
+    if getattr(original, 'hpm_mm_atomic', False):
+        return
+
+    def save_checkpoint(checkpoint, filename, file_client_args=None,
+                        backend_args=None):
+        if '://' in str(filename) or file_client_args or backend_args:
+            return original(checkpoint, filename, file_client_args,
+                            backend_args)
+        tmp = f'{filename}.part{os.getpid()}'
+        try:
+            original(checkpoint, tmp)
+            os.replace(tmp, filename)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    save_checkpoint.hpm_mm_atomic = True
+    runner_module.save_checkpoint = save_checkpoint

@@ -162,6 +162,7 @@ default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(max_keep_ckpts=-1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
+log_processor = dict(window_size=1, num_digits=10)
 '''
 
 

@@ -37,6 +37,8 @@ def test_config_resolves_and_builds(path):
         assert cfg.auto_scale_lr.base_batch_size == 2048
         sched = cfg.param_scheduler
         assert sched[0].end == 40 and sched[1].end == cfg.train_cfg.max_epochs
+    for hook in ('NonFiniteLossHook', 'CheckpointKeysHook', 'RNGStateHook'):
+        assert dict(type=hook) in cfg.custom_hooks
     if cfg.model.type == 'HPM':
         assert dict(type='HPMTeacherHook') in cfg.custom_hooks
         if osp.basename(path) != DEMO:

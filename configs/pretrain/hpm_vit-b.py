@@ -4,3 +4,11 @@ _base_ = [
     './_base_/hpm_vit-base-p16.py',
     './_base_/hpm_pretrain_runtime.py',
 ]
+
+# The runtime's hooks plus the teacher's EMA update after each optimizer step.
+custom_hooks = [
+    dict(type='HPMTeacherHook'),
+    dict(type='NonFiniteLossHook'),
+    dict(type='CheckpointKeysHook'),
+    dict(type='RNGStateHook'),
+]

@@ -1,3 +1,7 @@
-from .hooks import HPMTeacherHook
+from .hooks import (CheckpointKeysHook, HPMTeacherHook, NonFiniteLossHook,
+                    RNGStateHook)
 
-__all__ = ['HPMTeacherHook']
+__all__ = [
+    'CheckpointKeysHook', 'HPMTeacherHook', 'NonFiniteLossHook',
+    'RNGStateHook'
+]

@@ -51,5 +51,12 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
 randomness = dict(seed=0, diff_rank_seed=True)
+# Fail fast and resume exactly: stop at a non-finite loss, refuse
+# checkpoints that do not fit the model, keep RNG states in checkpoints.
+custom_hooks = [
+    dict(type='NonFiniteLossHook'),
+    dict(type='CheckpointKeysHook'),
+    dict(type='RNGStateHook'),
+]
 # `--auto-scale-lr` rescales lr linearly from this total batch size.
 auto_scale_lr = dict(base_batch_size=2048)

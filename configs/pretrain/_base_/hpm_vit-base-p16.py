@@ -34,5 +34,3 @@ model = dict(
         momentum_end=0.9999,
         warmup_epochs=100))
 
-# The teacher follows the student after every optimizer step.
-custom_hooks = [dict(type='HPMTeacherHook')]

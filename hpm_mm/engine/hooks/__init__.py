@@ -1,3 +1,9 @@
+from .checkpoint_keys_hook import CheckpointKeysHook
 from .hpm_teacher_hook import HPMTeacherHook
+from .nonfinite_loss_hook import NonFiniteLossHook
+from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
 
-__all__ = ['HPMTeacherHook']
+__all__ = [
+    'CheckpointKeysHook', 'HPMTeacherHook', 'NonFiniteLossHook',
+    'RNGStateHook', 'get_rng_state', 'set_rng_state'
+]

@@ -39,6 +39,9 @@ class HPMHead(MAEPretrainHead):
             norm_pix=norm_pix,
             patch_size=patch_size,
             in_channels=in_channels)
+        if not float(loss_rec_weight) >= 0:
+            raise ValueError('HPMHead: loss_rec_weight must be >= 0, got '
+                             f'{loss_rec_weight}')
         self.loss_pred = MODELS.build(loss_pred)
         self.loss_rec_weight = float(loss_rec_weight)
 

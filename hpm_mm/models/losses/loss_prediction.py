@@ -44,6 +44,9 @@ class LossPredictionLoss(BaseModule):
         if mode not in ('relative', 'absolute'):
             raise ValueError("LossPredictionLoss: mode must be 'relative' or "
                              f"'absolute', got {mode!r}")
+        if not float(loss_weight) >= 0:
+            raise ValueError('LossPredictionLoss: loss_weight must be >= 0, '
+                             f'got {loss_weight}')
         self.mode = mode
         self.loss_weight = float(loss_weight)
 

@@ -1,0 +1,50 @@
+# Linear probing of a frozen HPM ViT-B/16 encoder (HPM_SPEC section 5):
+# cls token after the final norm, BatchNorm without affine (eps 1e-6), a
+# linear head; SGD momentum 0.9, no weight decay, base lr 1e-3 scaled as
+# lr = base lr x batch / 256 (8 GPUs x 256 = 2048 -> 8e-3), 10 warm-up
+# epochs then cosine, 100 epochs, RandomResizedCrop + flip. Model and data
+# come from mmpretrain's MAE linear-probe config (which uses LARS at batch
+# 16384); the optimizer, batch and schedule are HPM's.
+#
+#   tools/dist_train.sh \
+#       configs/cls/hpm_vit-base-p16_8xb256-linear-coslr-100e_in1k.py 8
+_base_ = 'mmpretrain::mae/benchmarks/vit-base-p16_8xb2048-linear-coslr-90e_in1k.py'  # noqa: E501
+custom_imports = dict(imports=['hpm_mm'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='checkpoints/hpm_vit-b_800e.pth',
+            prefix='backbone.')))
+
+train_dataloader = dict(batch_size=256)
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(
+        type='SGD', lr=1e-3 * 2048 / 256, momentum=0.9, weight_decay=0.0))
+
+max_epochs = 100
+warmup_epochs = 10
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-4,
+        by_epoch=True,
+        begin=0,
+        end=warmup_epochs,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - warmup_epochs,
+        by_epoch=True,
+        begin=warmup_epochs,
+        end=max_epochs,
+        eta_min=0.0,
+        convert_to_iter_based=True)
+]
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
+auto_scale_lr = dict(base_batch_size=2048)

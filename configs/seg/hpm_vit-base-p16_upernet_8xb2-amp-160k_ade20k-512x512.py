@@ -1,0 +1,31 @@
+# ADE20K semantic segmentation with an HPM ViT-B/16 encoder: mmseg's MAE
+# UperNet recipe (HPM_SPEC section 5), inherited as is: 512 x 512 crops,
+# 160k iterations at batch 16 (8 GPUs x 2), AdamW lr 1e-4, weight decay
+# 0.05, layer-wise lr decay 0.65, drop path 0.1, 1500 warm-up iterations
+# then poly decay, sliding-window test. Mixed precision really is on here
+# (AmpOptimWrapper): the inherited `fp16=` key is not read by mmengine.
+#
+#   tools/dist_train.sh \
+#       configs/seg/hpm_vit-base-p16_upernet_8xb2-amp-160k_ade20k-512x512.py 8
+#
+# mmseg's MAE backbone loads its checkpoint with strict=False and ignores
+# init_cfg.prefix, so an hpm_mm/mmpretrain checkpoint would load nothing
+# without a word. CheckedMAE (same network) reads any hpm_mm, released or
+# converted checkpoint, logs missing/unexpected keys and fails if encoder
+# weights are missing or mis-shaped. source='teacher' takes the EMA
+# teacher's encoder.
+_base_ = 'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py'
+custom_imports = dict(
+    imports=['hpm_mm'], allow_failed_imports=False)
+
+model = dict(
+    pretrained=None,
+    backbone=dict(
+        type='CheckedMAE',
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='checkpoints/hpm_vit-b_800e.pth',
+            source='student')))
+
+optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic')
+fp16 = None  # superseded by AmpOptimWrapper above

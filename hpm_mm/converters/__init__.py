@@ -1,0 +1,21 @@
+"""Checkpoint conversion: released HPM <-> hpm_mm <-> downstream backbones.
+
+Pure functions on state dicts (no model is built here, except by
+:mod:`.validate`, which imports the OpenMMLab libraries lazily).
+"""
+from .encoder import (TARGET_PREFIX, TARGETS, convert_encoder, encoder_to,
+                      extract_encoder)
+from .errors import CheckpointError
+from .formats import FORMATS, detect_format, split_checkpoint, strip_prefix
+from .io import load_checkpoint, save_checkpoint
+from .keymaps import hpm_to_released_key, released_to_hpm_key
+from .released import Conversion, released_to_hpm
+from .report import summarize_keys
+
+__all__ = [
+    'CheckpointError', 'Conversion', 'FORMATS', 'TARGETS', 'TARGET_PREFIX',
+    'convert_encoder', 'detect_format', 'encoder_to', 'extract_encoder',
+    'hpm_to_released_key', 'load_checkpoint', 'released_to_hpm',
+    'released_to_hpm_key', 'save_checkpoint', 'split_checkpoint',
+    'strip_prefix', 'summarize_keys'
+]

@@ -1,0 +1,104 @@
+"""Authors' released checkpoint -> hpm_mm pretraining state dict."""
+from dataclasses import dataclass, field
+from typing import Any, List
+
+import torch
+
+from .errors import CheckpointError
+from .formats import RELEASED, StateDict, detect_format, split_checkpoint
+from .keymaps import released_to_hpm_key, rename
+
+SOURCES = ('student', 'teacher')
+
+
+@dataclass
+class Conversion:
+    """Result of a conversion.
+
+    Attributes:
+        state (dict): The converted state dict.
+        source_format (str): Detected input format.
+        unknown (list[str]): Input keys that were not converted.
+        notes (list[str]): Decisions worth telling the user.
+    """
+    state: StateDict
+    source_format: str
+    unknown: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
+
+
+def check_source(source: str) -> None:
+    """Raise if ``source`` is not 'student' or 'teacher'."""
+    if source not in SOURCES:
+        raise CheckpointError(
+            f"source must be 'student' or 'teacher', got {source!r}")
+
+
+def _same_shapes(a: StateDict, b: StateDict, what: str) -> None:
+    bad = sorted(k for k in a.keys() & b.keys() if a[k].shape != b[k].shape)
+    only = sorted(a.keys() ^ b.keys())
+    if bad or only:
+        names = ', '.join((bad + only)[:6])
+        raise CheckpointError(f'{what} differ in shape or keys: {names}'
+                              f'{" ..." if len(bad) + len(only) > 6 else ""}')
+
+
+def released_to_hpm(obj: Any, source: str = 'student') -> Conversion:
+    """Convert the authors' checkpoint into an :class:`HPM` state dict.
+
+    Student/teacher policy:
+
+    - ``source='student'``: the student (``backbone.*``, ``neck.*``) is the
+      released ``state_dict``; the teacher is ``ema_state_dict``, or a copy
+      of the student when the file has no EMA. This is the checkpoint to
+      continue pre-training from.
+    - ``source='teacher'``: student and teacher are both the released
+      ``ema_state_dict``, so downstream tools reading ``backbone.*`` get the
+      teacher's encoder.
+
+    ``teacher.steps`` (the EMA update counter, used for logging only) is 0.
+
+    Args:
+        obj (Any): The loaded released checkpoint.
+        source (str): 'student' or 'teacher'.
+
+    Returns:
+        Conversion: state with ``backbone.*``, ``neck.*``,
+        ``teacher.module.{backbone,neck}.*`` and ``teacher.steps``.
+
+    Raises:
+        CheckpointError: Not a released checkpoint, no EMA for
+            ``source='teacher'``, or student and teacher shapes differ.
+    """
+    check_source(source)
+    main, ema = split_checkpoint(obj)
+    fmt = detect_format(main)
+    if fmt != RELEASED:
+        raise CheckpointError(
+            f'expected the released (timm-name) format, got {fmt!r}')
+    if ema is not None and detect_format(ema) != RELEASED:
+        raise CheckpointError("'ema_state_dict' is not in the released "
+                              '(timm-name) format')
+    notes = []
+    if source == 'teacher':
+        if ema is None:
+            raise CheckpointError("source='teacher' needs 'ema_state_dict', "
+                                  'which this checkpoint does not have')
+        student_src, teacher_src = ema, ema
+        notes.append('student and teacher both from ema_state_dict')
+    else:
+        student_src = main
+        teacher_src = ema if ema is not None else main
+        notes.append('student from state_dict, teacher from ' + (
+            'ema_state_dict' if ema is not None else
+            'state_dict (no ema_state_dict in the file)'))
+    if ema is not None:
+        _same_shapes(main, ema, 'state_dict and ema_state_dict')
+
+    student, unknown = rename(student_src, released_to_hpm_key)
+    teacher, unknown_t = rename(teacher_src, released_to_hpm_key)
+    state = dict(student)
+    state.update({f'teacher.module.{k}': v for k, v in teacher.items()})
+    state['teacher.steps'] = torch.tensor(0, dtype=torch.long)
+    unknown = sorted(set(unknown) | set(unknown_t))
+    return Conversion(state, fmt, unknown, notes)

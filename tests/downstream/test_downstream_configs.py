@@ -1,0 +1,264 @@
+"""Every downstream config resolves, follows the recipe and builds."""
+import glob
+import os.path as osp
+import subprocess
+import sys
+from unittest import mock
+
+import pytest
+import torch
+from mmdet.registry import MODELS as DET_MODELS
+from mmpretrain.registry import MODELS as CLS_MODELS
+from mmseg.registry import MODELS as SEG_MODELS
+
+from hpm_mm.converters import load_checkpoint
+
+from .helpers import ROOT, config, shrink_cls, shrink_det, shrink_seg
+
+CONFIGS = sorted(
+    osp.relpath(p, ROOT)
+    for sub in ('cls', 'det', 'seg')
+    for p in glob.glob(osp.join(ROOT, 'configs', sub, '*.py')))
+FAMILY = dict(
+    cls=(CLS_MODELS, shrink_cls),
+    det=(DET_MODELS, shrink_det),
+    seg=(SEG_MODELS, shrink_seg))
+
+
+def test_all_configs_present():
+    assert {osp.basename(c) for c in CONFIGS} == {
+        'hpm_vit-base-p16_8xb128-coslr-100e_in1k.py',
+        'hpm_vit-large-p16_8xb128-coslr-50e_in1k.py',
+        'hpm_vit-base-p16_8xb256-linear-coslr-100e_in1k.py',
+        'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py',
+        'hpm_vit-large-p16_mask-rcnn_8xb8-lsj-100e_coco.py',
+        'hpm_vit-base-p16_upernet_8xb2-amp-160k_ade20k-512x512.py',
+        'hpm_vit-large-p16_upernet_8xb2-amp-160k_ade20k-512x512.py',
+    }
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_builds_and_loads_the_encoder(path, hpm_ckpt):
+    """Tiny sizes, real recipe: the model builds and its backbone holds
+    the checkpoint's encoder after ``init_weights``."""
+    cfg = config(path)
+    assert 'hpm_mm' in cfg.custom_imports.imports
+    assert cfg.custom_imports.allow_failed_imports is False
+    registry, shrink = FAMILY[path.split(osp.sep)[1]]
+    shrink(cfg, hpm_ckpt)
+    model = registry.build(cfg.model)
+    model.init_weights()
+    ckpt = load_checkpoint(hpm_ckpt)['state_dict']
+    own = model.backbone.state_dict()
+    for key in ('layers.0.attn.qkv.weight', 'layers.3.ffn.layers.1.bias',
+                'patch_embed.projection.weight'):
+        assert torch.equal(own[key], ckpt['backbone.' + key]), key
+
+
+def _full_size(path: str):
+    """Build the real-size backbone of a config (no init, no forward)."""
+    cfg = config(path)
+    registry = FAMILY[path.split(osp.sep)[1]][0]
+    linspace = torch.linspace
+
+    def cpu_linspace(*args, **kwargs):  # mmseg's MAE calls .item() on it
+        return linspace(*args, **dict(kwargs, device='cpu'))
+
+    with mock.patch.object(torch, 'linspace', cpu_linspace), \
+            torch.device('meta'):
+        return cfg, registry.build(cfg.model)
+
+
+@pytest.mark.parametrize(
+    'path', [c for c in CONFIGS if 'large' in c], ids=osp.basename)
+def test_large_configs_are_consistent_at_full_size(path):
+    cfg, model = _full_size(path)
+    assert model.backbone.num_layers == 24
+    assert model.backbone.embed_dims == 1024
+
+
+def test_classification_recipes():
+    ft = config('configs/cls/hpm_vit-base-p16_8xb128-coslr-100e_in1k.py')
+    bb, ow = ft.model.backbone, ft.optim_wrapper
+    assert (bb.arch, bb.out_type, bb.final_norm) == ('base', 'avg_featmap',
+                                                     False)
+    assert bb.drop_path_rate == 0.1
+    assert bb.init_cfg == dict(
+        type='Pretrained',
+        checkpoint='checkpoints/hpm_vit-b_800e.pth',
+        prefix='backbone.')
+    assert ow.constructor == 'LearningRateDecayOptimWrapperConstructor'
+    assert ow.paramwise_cfg.layer_decay_rate == 0.8
+    assert ow.optimizer.type == 'AdamW'
+    assert ow.optimizer.lr == pytest.approx(5e-4 * 1024 / 256)
+    assert ow.optimizer.weight_decay == 0.05
+    assert ft.train_dataloader.batch_size * 8 == 1024
+    assert ft.train_cfg.max_epochs == 100
+    assert [s.type for s in ft.param_scheduler] == [
+        'LinearLR', 'CosineAnnealingLR'
+    ]
+    assert ft.param_scheduler[0].end == 5
+    assert ft.param_scheduler[1].eta_min == 1e-6
+    assert ft.model.head.loss.label_smooth_val == 0.1
+    assert [(a.type, a.alpha) for a in ft.model.train_cfg.augments] == [
+        ('Mixup', 0.8), ('CutMix', 1.0)
+    ]
+    steps = {t.type: t for t in ft.train_dataloader.dataset.pipeline}
+    assert steps['RandAugment'].magnitude_level == 9
+    assert steps['RandAugment'].magnitude_std == 0.5
+    assert steps['RandAugment'].policies == 'timm_increasing'
+    assert steps['RandomErasing'].erase_prob == 0.25
+
+    large = config('configs/cls/hpm_vit-large-p16_8xb128-coslr-50e_in1k.py')
+    assert large.model.backbone.arch == 'large'
+    assert large.train_cfg.max_epochs == 50
+    assert large.param_scheduler[1].end == 50
+    assert large.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.8
+    assert large.optim_wrapper.optimizer.lr == ow.optimizer.lr
+    assert large.model.backbone.drop_path_rate == 0.1
+
+    lin = config(
+        'configs/cls/hpm_vit-base-p16_8xb256-linear-coslr-100e_in1k.py')
+    bb = lin.model.backbone
+    assert (bb.out_type, bb.final_norm, bb.frozen_stages) == ('cls_token',
+                                                              True, 12)
+    assert lin.model.neck == dict(type='ClsBatchNormNeck', input_features=768)
+    assert lin.optim_wrapper.optimizer == dict(
+        type='SGD', lr=1e-3 * 2048 / 256, momentum=0.9, weight_decay=0.0)
+    assert lin.train_dataloader.batch_size * 8 == 2048
+    assert lin.train_cfg.max_epochs == 100
+    assert lin.param_scheduler[0].end == 10
+    assert [t.type for t in lin.train_dataloader.dataset.pipeline] == [
+        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'PackInputs'
+    ]
+
+
+def test_linear_probe_norm_is_batchnorm_without_affine(hpm_ckpt):
+    cfg = shrink_cls(
+        config('configs/cls/hpm_vit-base-p16_8xb256-linear-coslr-100e_in1k.'
+               'py'), hpm_ckpt)
+    model = CLS_MODELS.build(cfg.model)
+    bn = model.neck.bn
+    assert isinstance(bn, torch.nn.BatchNorm1d)
+    assert not bn.affine and bn.eps == 1e-6
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(n.startswith('head.') for n in trainable)
+
+
+def test_detection_recipe():
+    cfg = config(
+        'configs/det/hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
+    bb = cfg.model.backbone
+    assert (bb.type, bb.arch, bb.window_size, bb.use_rel_pos) == ('ViTDet',
+                                                                  'base', 14,
+                                                                  True)
+    assert bb.img_size == (1024, 1024) and bb.pretrain_img_size == 224
+    assert bb.drop_path_rate == 0.1
+    with torch.device('meta'):
+        backbone = DET_MODELS.build(bb)
+    assert backbone.global_attn_indexes == (2, 5, 8, 11)
+    assert backbone.pos_grid == (14, 14)
+    assert backbone.patch_resolution == (64, 64)
+    assert [blk.window_size for blk in backbone.layers].count(0) == 4
+    assert cfg.model.neck.type == 'SimpleFeaturePyramid'
+    ow = cfg.optim_wrapper
+    assert ow.type == 'AmpOptimWrapper'
+    assert ow.constructor == 'ViTLayerDecayOptimWrapperConstructor'
+    assert ow.optimizer == dict(
+        type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.1)
+    assert ow.paramwise_cfg.layer_decay_rate == 0.7
+    loader = cfg.train_dataloader
+    assert loader.batch_size * 8 == 64
+    repeat = loader.dataset.times
+    assert cfg.train_cfg.max_epochs * repeat == 100
+    steps = [t.type for t in loader.dataset.dataset.pipeline]
+    assert steps[2:5] == ['RandomResize', 'RandomCrop', 'FilterAnnotations']
+    assert loader.dataset.dataset.pipeline[2].ratio_range == (0.1, 2.0)
+    assert cfg.model.data_preprocessor.pad_size_divisor == 1024
+    assert cfg.val_evaluator.metric == ['bbox', 'segm']
+
+    large = config(
+        'configs/det/hpm_vit-large-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
+    with torch.device('meta'):
+        backbone = DET_MODELS.build(large.model.backbone)
+    assert backbone.global_attn_indexes == (5, 11, 17, 23)
+    assert large.model.neck.in_channels == 1024
+
+
+def test_segmentation_recipe():
+    cfg = config(
+        'configs/seg/hpm_vit-base-p16_upernet_8xb2-amp-160k_ade20k-512x512.py'
+    )
+    assert cfg.model.backbone.type == 'CheckedMAE'
+    assert cfg.model.pretrained is None
+    assert cfg.model.backbone.init_cfg.type == 'Pretrained'
+    ow = cfg.optim_wrapper
+    assert ow.type == 'AmpOptimWrapper' and ow.loss_scale == 'dynamic'
+    assert ow.constructor == 'LayerDecayOptimizerConstructor'
+    assert ow.paramwise_cfg == dict(num_layers=12, layer_decay_rate=0.65)
+    assert ow.optimizer.lr == 1e-4 and ow.optimizer.weight_decay == 0.05
+    assert cfg.get('fp16') is None
+    assert cfg.train_cfg.max_iters == 160000
+    assert cfg.train_dataloader.batch_size * 8 == 16
+    assert cfg.model.backbone.drop_path_rate == 0.1
+    assert cfg.model.test_cfg.mode == 'slide'
+    assert cfg.param_scheduler[0].end == 1500
+    large = config(
+        'configs/seg/hpm_vit-large-p16_upernet_8xb2-amp-160k_ade20k-512x512.'
+        'py')
+    assert large.optim_wrapper.paramwise_cfg.num_layers == 24
+    assert large.model.backbone.out_indices == [7, 11, 15, 23]
+    assert large.optim_wrapper.type == 'AmpOptimWrapper'
+
+
+def test_layer_decay_groups_for_detector(hpm_ckpt):
+    """Block i of the ViTDet backbone gets lr * 0.7 ** (L - i)."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    cfg = shrink_det(
+        config('configs/det/hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py'),
+        hpm_ckpt)
+    model = DET_MODELS.build(cfg.model)
+    ow_cfg = dict(cfg.optim_wrapper.to_dict(), type='OptimWrapper')
+    ow_cfg.pop('loss_scale')
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        ow = build_optim_wrapper(model, ow_cfg)
+    groups = {g['param_name']: g for g in ow.optimizer.param_groups}
+    L = 4
+    lr = 1e-4
+    assert groups['backbone.pos_embed']['lr'] == pytest.approx(lr * 0.7**
+                                                               (L + 1))
+    assert groups['backbone.pos_embed']['weight_decay'] == 0.0
+    assert groups['backbone.layers.2.attn.qkv.weight']['lr'] == \
+        pytest.approx(lr * 0.7**(L - 2))
+    assert groups['backbone.layers.2.attn.qkv.weight']['weight_decay'] == 0.1
+    assert groups['backbone.layers.2.ln1.weight']['weight_decay'] == 0.0
+    assert groups['rpn_head.rpn_cls.weight']['lr'] == pytest.approx(lr)
+    assert groups['neck.stages.0.1.ln.weight']['weight_decay'] == 0.0
+    assert groups['neck.stages.0.0.1.weight']['weight_decay'] == 0.0
+    assert len(groups) == len(list(model.parameters()))
+
+
+def test_custom_imports_register_everything():
+    """A fresh interpreter that only loads det/seg configs (as mmdet's and
+    mmseg's own tools/train.py do) gets hpm_mm's modules registered."""
+    code = (
+        'from mmengine.config import Config\n'
+        'for path in {paths!r}:\n'
+        '    Config.fromfile(path)\n'
+        'from mmdet.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS\n'
+        'from mmseg.registry import MODELS as SEG\n'
+        'assert MODELS.get("ViTDet") and MODELS.get("SimpleFeaturePyramid")\n'
+        'assert OPTIM_WRAPPER_CONSTRUCTORS.get('
+        '"ViTLayerDecayOptimWrapperConstructor")\n'
+        'assert SEG.get("CheckedMAE")\n'
+        'print("registered")\n').format(paths=[
+            osp.join(ROOT, c) for c in CONFIGS
+            if c.startswith(('configs/det', 'configs/seg'))
+        ])
+    res = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True,
+                         cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert 'registered' in res.stdout

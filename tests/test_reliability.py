@@ -1,0 +1,141 @@
+"""Exact resume after SIGKILL, non-finite loss, wrong checkpoints, bad
+config values."""
+import glob
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from hpm_mm.apis import setup_train_cfg
+
+from .conftest import build_tiny_hpm, write_tiny_config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TRAIN = osp.join(ROOT, 'tools', 'train.py')
+
+
+def per_iter_losses(work_dir: str, run: int = -1) -> dict:
+    """{iter: (loss_rec, loss_pred)} of the run-th run in work_dir."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                      'scalars.json')))
+    rows = [json.loads(x) for x in open(files[run]) if x.strip()]
+    return {r['iter']: (r['loss_rec'], r['loss_pred']) for r in rows
+            if 'loss_rec' in r}
+
+
+def train_cmd(cfg: str, work: str, *extra) -> list:
+    return [sys.executable, TRAIN, cfg, '--work-dir', work, *extra]
+
+
+def test_resume_after_sigkill_is_exact(tiny_imagenet, tmp_path):
+    cfg = write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet,
+                            max_epochs=6)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    ref = str(tmp_path / 'ref')
+    proc = subprocess.run(train_cmd(cfg, ref), env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    expected = per_iter_losses(ref)
+    assert sorted(expected) == list(range(1, 13))
+
+    work = str(tmp_path / 'crash')
+    victim = subprocess.Popen(train_cmd(cfg, work), env=env,
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not osp.exists(osp.join(work, 'epoch_3.pth')):
+        assert victim.poll() is None, 'training ended before the kill'
+        assert time.time() < deadline
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not glob.glob(osp.join(work, '*.part*'))  # nothing half-written
+    proc = subprocess.run(train_cmd(cfg, work, '--resume'), env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    resumed = per_iter_losses(work)
+    start = min(resumed)
+    assert 6 < start <= 9  # resumed from epoch 3 or later
+    assert sorted(resumed) == list(range(start, 13))
+    for it, (rec, pred) in resumed.items():
+        assert rec == pytest.approx(expected[it][0], abs=1e-6), it
+        assert pred == pytest.approx(expected[it][1], abs=1e-6), it
+
+
+class _PoisonAt(Hook):
+    """Makes the reconstruction loss NaN from iteration `at` on."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 == self.at:
+            runner.model.head.loss_rec_weight = float('nan')
+
+
+def _tiny_runner_cfg(tmp_path, data_root, **kw) -> Config:
+    cfg = Config.fromfile(
+        write_tiny_config(str(tmp_path / 'tiny.py'), data_root, **kw))
+    return setup_train_cfg(cfg, work_dir=str(tmp_path / 'work'))
+
+
+def test_non_finite_loss_stops_with_iteration_and_term(tiny_imagenet,
+                                                       tmp_path):
+    cfg = _tiny_runner_cfg(tmp_path, tiny_imagenet, max_epochs=3)
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(_PoisonAt(4))
+    with pytest.raises(FloatingPointError,
+                       match=r'iteration 4: loss=nan, loss_rec=nan'):
+        runner.train()
+    work = cfg.work_dir
+    assert osp.exists(osp.join(work, 'epoch_1.pth'))
+    assert not osp.exists(osp.join(work, 'epoch_2.pth'))
+    ckpt = torch.load(osp.join(work, 'epoch_1.pth'), weights_only=True)
+    assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values()
+               if v.is_floating_point())
+
+
+def test_load_from_wrong_kind_of_checkpoint(tiny_imagenet, tmp_path):
+    wrong = {'state_dict': {'backbone.cls_token': torch.zeros(1, 1, 32),
+                            'head.fc.weight': torch.zeros(10, 32)}}
+    path = str(tmp_path / 'classifier.pth')
+    torch.save(wrong, path)
+    cfg = _tiny_runner_cfg(tmp_path, tiny_imagenet)
+    cfg.load_from = path
+    with pytest.raises(KeyError, match='checkpoint does not fit HPM'):
+        Runner.from_cfg(cfg).train()
+
+
+def test_train_tool_resume_missing_checkpoint(tiny_imagenet, tmp_path):
+    cfg = write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet)
+    proc = subprocess.run(
+        train_cmd(cfg, str(tmp_path / 'w'), '--resume',
+                  str(tmp_path / 'nope.pth')),
+        env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+        text=True, timeout=300)
+    assert proc.returncode != 0
+    assert '--resume checkpoint not found' in proc.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize('override,error,match', [
+    (dict(masker=dict(alpha_max=1.5)), ValueError, 'alpha_max'),
+    (dict(masker=dict(schedul='epoch')), TypeError, 'schedul'),
+    (dict(teacher=dict(momentum_start=1.2)), ValueError, 'momentum_start'),
+    (dict(teacher=dict(warmup_epochs=-1)), ValueError, 'warmup_epochs'),
+    (dict(head=dict(loss_pred=dict(type='LossPredictionLoss',
+                                   mode='rank'))), ValueError, 'mode'),
+    (dict(head=dict(loss_rec_weight=-1.0)), ValueError, 'loss_rec_weight'),
+    (dict(backbone=dict(mask_ratio=1.0)), ValueError, 'mask_ratio'),
+])
+def test_bad_hpm_config_values(override, error, match):
+    with pytest.raises(error, match=match):
+        build_tiny_hpm(**override)
