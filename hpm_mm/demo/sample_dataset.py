@@ -29,7 +29,7 @@ def load_sample_photo(name: str) -> np.ndarray:
 
 def build_sample_imagenet(root: str,
                           crops_per_image: int = 40,
-                          crop_size: int = 128,
+                          crop_size: int = 96,
                           names: Sequence[str] = SAMPLE_IMAGES,
                           seed: int = 0) -> str:
     """Write ``root/train/<photo>/*.JPEG`` and ``root/meta/train.txt``.

@@ -1,0 +1,83 @@
+"""Two processes on halves of a batch compute what one process computes on
+the whole batch: same gradients, same teacher, identical across ranks."""
+import os
+import os.path as osp
+import socket
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
+
+from .conftest import TINY_IMG, build_tiny_hpm
+
+BATCH, STEPS, L, M = 4, 3, 16, 12
+
+
+def _inputs():
+    g = torch.Generator().manual_seed(123)
+    x = torch.randn(STEPS, BATCH, 3, TINY_IMG, TINY_IMG, generator=g)
+    masks = torch.zeros(STEPS, BATCH, L, dtype=torch.bool)
+    for s in range(STEPS):
+        for b in range(BATCH):
+            masks[s, b, torch.randperm(L, generator=g)[:M]] = True
+    return x, masks
+
+
+def _train(rank: int, world: int) -> dict:
+    """STEPS HPM steps on this rank's share of the batch."""
+    model = build_tiny_hpm(masker=dict(fixed_alpha=0.5))  # seeded init
+    net = DistributedDataParallel(model) if world > 1 else model
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-3,
+        betas=(0.9, 0.95), weight_decay=0.05)
+    x, masks = _inputs()
+    share = slice(rank * BATCH // world, (rank + 1) * BATCH // world)
+    grads = None
+    for s in range(STEPS):
+        mask = masks[s, share]
+        # same masks in both set-ups (the teacher still runs)
+        model.masker.forward = lambda *args, mask=mask, **kw: mask
+        losses = net(x[s, share], None, mode='loss')
+        opt.zero_grad()
+        (losses['loss_rec'] + losses['loss_pred']).backward()
+        if grads is None:
+            grads = {n: p.grad.clone() for n, p in model.named_parameters()
+                     if p.grad is not None}
+        opt.step()
+        model.teacher.update(model.student_modules(), epoch=0)
+    return dict(grads=grads, teacher=model.teacher.state_dict())
+
+
+def _worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        torch.save(_train(rank, world), osp.join(out, f'rank{rank}.pt'))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_match_one(tmp_path):
+    single = _train(0, 1)
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2)
+    ranks = [torch.load(str(tmp_path / f'rank{r}.pt'), weights_only=True)
+             for r in range(2)]
+    assert single['grads'].keys() == ranks[0]['grads'].keys()
+    assert len(single['grads']) > 50  # backbone, both decoder branches
+    for name, g in single['grads'].items():
+        for r in ranks:
+            assert torch.allclose(r['grads'][name], g, atol=1e-5,
+                                  rtol=1e-4), name
+    for name, t in ranks[0]['teacher'].items():
+        assert torch.equal(t, ranks[1]['teacher'][name]), name
+        assert torch.allclose(t.float(), single['teacher'][name].float(),
+                              atol=1e-5), name
+    assert int(ranks[0]['teacher']['steps']) == STEPS
