@@ -190,3 +190,25 @@ def test_bad_image_size():
 def test_mismatched_neck():
     with pytest.raises(ValueError, match='num_patches'):
         build_tiny_hpm(neck=dict(num_patches=64))
+
+
+@pytest.mark.parametrize('dtype', ['bf16', 'fp16'])
+def test_teacher_dtype_flag_keeps_scores_close(dtype):
+    """Autocast teacher: fp32 scores out, close to the fp32 teacher's."""
+    model = build_tiny_hpm()
+    x = torch.randn(4, 3, TINY_IMG, TINY_IMG)
+    ref = model.teacher_scores(x)
+    model.teacher_dtype = {'bf16': torch.bfloat16,
+                           'fp16': torch.float16}[dtype]
+    low = model.teacher_scores(x)
+    assert low.dtype == torch.float32 and low.shape == ref.shape
+    # bf16 keeps 8 mantissa bits: scores agree to about 1% of their range
+    tol = 0.02 * (ref.max() - ref.min()).item()
+    assert (low - ref).abs().max().item() < tol
+    built = build_tiny_hpm(teacher_dtype=dtype)
+    assert built.teacher_dtype is not None
+
+
+def test_bad_teacher_dtype():
+    with pytest.raises(ValueError, match='teacher_dtype'):
+        build_tiny_hpm(teacher_dtype='fp8')

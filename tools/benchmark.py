@@ -46,13 +46,15 @@ def parse_args() -> argparse.Namespace:
                    help='fp16 autocast (CUDA) / bf16 autocast (CPU)')
     p.add_argument('--threads', type=int, default=None,
                    help='torch CPU threads (default: torch default)')
+    p.add_argument('--teacher-dtype', choices=['bf16', 'fp16'], default=None,
+                   help="HPM's teacher_dtype flag (teacher under autocast)")
     p.add_argument('--masker-batch', type=int, default=256,
                    help='batch size of the separate masker timing')
     return p.parse_args()
 
 
-def build(config: str, arch: str, size: int, alpha: float,
-          device: str) -> torch.nn.Module:
+def build(config: str, arch: str, size: int, alpha: float, device: str,
+          teacher_dtype: str = None) -> torch.nn.Module:
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'pretrain', config))
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.update(arch=arch, img_size=size)
@@ -61,6 +63,7 @@ def build(config: str, arch: str, size: int, alpha: float,
         embed_dim={'b': 768, 'l': 1024, 'h': 1280}[arch])
     if model_cfg.type == 'HPM':
         model_cfg.masker = dict(type='HardPatchMasker', fixed_alpha=alpha)
+        model_cfg.teacher_dtype = teacher_dtype
     model = MODELS.build(model_cfg)
     model.init_weights()
     return model.to(device).train()
@@ -163,6 +166,18 @@ def time_masker(batch: int, device: str, repeats: int = 50) -> float:
     return statistics.median(ts) * 1e3
 
 
+def hard_patch_change(model, x: torch.Tensor, alpha: float) -> float:
+    """Fraction of the teacher's top-n_hard patches that differ from fp32."""
+    n_hard = int(model.backbone.num_masked * alpha)
+    low = model.teacher_scores(x)
+    dtype, model.teacher_dtype = model.teacher_dtype, None
+    full = model.teacher_scores(x)
+    model.teacher_dtype = dtype
+    top = lambda s: torch.zeros_like(s, dtype=torch.bool).scatter_(  # noqa
+        1, torch.topk(s, n_hard, dim=1).indices, True)
+    return 1 - (top(low) & top(full)).sum().item() / top(full).sum().item()
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -178,7 +193,7 @@ def main() -> None:
         autocast = nullcontext
     models = {
         'HPM': build('hpm_vit-b.py', args.arch, args.img_size, args.alpha,
-                     device),
+                     device, args.teacher_dtype),
         'MAE': build('mae_vit-b.py', args.arch, args.img_size, args.alpha,
                      device),
     }
@@ -245,6 +260,10 @@ def main() -> None:
     total = sum(split.times.values())
     print('HPM time split: ' + '  '.join(
         f'{k} {v / total * 100:.1f}%' for k, v in split.times.items()))
+    if args.teacher_dtype:
+        print('hard patches that change with teacher_dtype='
+              f'{args.teacher_dtype} vs fp32: '
+              f'{hard_patch_change(models["HPM"], x, args.alpha):.1%}')
     print(f'masker at batch {args.masker_batch}: '
           f'{time_masker(args.masker_batch, device):.3f} ms')
 
