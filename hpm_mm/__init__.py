@@ -12,7 +12,7 @@ allow_mmengine_checkpoints()
 allow_cpu_distributed()
 save_checkpoints_atomically()
 
-from . import downstream, engine, models  # noqa: E402,F401  (registration)
+from . import datasets, downstream, engine, models  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

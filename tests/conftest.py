@@ -142,7 +142,7 @@ model = dict(
 train_dataloader = dict(
     batch_size={batch_size}, num_workers=0, persistent_workers=False,
     dataset=dict(data_root={data_root!r}, pipeline=[
-        dict(type='LoadImageFromFile'),
+        dict(type='CheckedLoadImageFromFile'),
         dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.0),
              backend='pillow', interpolation='bicubic'),
         dict(type='RandomFlip', prob=0.5),

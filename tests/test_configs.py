@@ -29,7 +29,8 @@ def test_config_resolves_and_builds(path):
     assert cfg.optim_wrapper.paramwise_cfg == dict(flat_decay_mult=0.0)
     pipeline = [t.type for t in cfg.train_dataloader.dataset.pipeline]
     assert pipeline == [
-        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'PackInputs'
+        'CheckedLoadImageFromFile', 'RandomResizedCrop', 'RandomFlip',
+        'PackInputs'
     ]
     if osp.basename(path) != DEMO:  # the paper's recipe
         assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1.5e-4 * 8)

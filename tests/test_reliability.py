@@ -139,3 +139,37 @@ def test_train_tool_resume_missing_checkpoint(tiny_imagenet, tmp_path):
 def test_bad_hpm_config_values(override, error, match):
     with pytest.raises(error, match=match):
         build_tiny_hpm(**override)
+
+
+def _good_jpeg(tiny_imagenet: str) -> str:
+    return sorted(glob.glob(osp.join(tiny_imagenet, 'train', '*',
+                                     '*.JPEG')))[0]
+
+
+@pytest.mark.parametrize('damage,reason', [
+    (lambda b: b[:len(b) // 2], 'JPEG without end-of-image marker'),
+    (lambda b: b'not an image at all' * 10, 'cannot be decoded'),
+    (lambda b: b'', 'empty file'),
+])
+def test_corrupt_image_is_named(tiny_imagenet, damage, reason):
+    from mmpretrain.registry import TRANSFORMS
+    path = _good_jpeg(tiny_imagenet)
+    load = TRANSFORMS.build(dict(type='CheckedLoadImageFromFile'))
+    assert load(dict(img_path=path))['img'].shape == (48, 48, 3)
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(damage(data))
+    with pytest.raises(OSError, match=f'corrupt or truncated image: '
+                       f'{path} \\({reason}\\)'):
+        load(dict(img_path=path))
+
+
+def test_truncated_image_stops_training_with_its_name(tiny_imagenet,
+                                                      tmp_path):
+    path = _good_jpeg(tiny_imagenet)
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) - 40])
+    cfg = _tiny_runner_cfg(tmp_path, tiny_imagenet)
+    with pytest.raises(OSError, match=f'corrupt or truncated image: {path}'):
+        Runner.from_cfg(cfg).train()

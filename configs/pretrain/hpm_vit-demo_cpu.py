@@ -34,7 +34,7 @@ train_dataloader = dict(
     dataset=dict(
         data_root=data_root,
         pipeline=[
-            dict(type='LoadImageFromFile'),
+            dict(type='CheckedLoadImageFromFile'),
             dict(
                 type='RandomResizedCrop',
                 scale=img_size,

@@ -11,10 +11,23 @@ custom_imports = dict(imports=['hpm_mm'], allow_failed_imports=False)
 # 8 GPUs x 256 = 2048 images per step, the authors' total batch.
 # collate_fn is redefined because mmengine tags dicts inherited through
 # `mmpretrain::` with `_scope_`, which default_collate() does not accept.
+train_pipeline = [
+    # names the file of a corrupt or truncated image instead of a grey one
+    dict(type='CheckedLoadImageFromFile'),
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.2, 1.0),
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackInputs')
+]
 train_dataloader = dict(
     batch_size=256,
     num_workers=8,
-    collate_fn=dict(_delete_=True, type='default_collate'))
+    collate_fn=dict(_delete_=True, type='default_collate'),
+    dataset=dict(pipeline=train_pipeline))
 
 optim_wrapper = dict(
     type='AmpOptimWrapper',

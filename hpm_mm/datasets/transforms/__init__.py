@@ -1,0 +1,3 @@
+from .loading import CheckedLoadImageFromFile, image_bytes_problem
+
+__all__ = ['CheckedLoadImageFromFile', 'image_bytes_problem']
