@@ -12,7 +12,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
-from hpm_mm.apis import check_dataset_paths, setup_train_cfg
+from hpm_mm.apis import (check_checkpoint_paths, check_dataset_paths,
+                         setup_train_cfg)
 from hpm_mm.apis.cli import add_common_args, parse_common_args
 
 
@@ -52,6 +53,7 @@ def main() -> None:
         launcher=args.launcher,
         config_path=args.config)
     check_dataset_paths(cfg)
+    check_checkpoint_paths(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -1,4 +1,4 @@
-from .config_checks import check_dataset_paths
+from .config_checks import check_checkpoint_paths, check_dataset_paths
 from .runner_setup import setup_train_cfg
 
-__all__ = ['check_dataset_paths', 'setup_train_cfg']
+__all__ = ['check_checkpoint_paths', 'check_dataset_paths', 'setup_train_cfg']

@@ -30,6 +30,38 @@ def _paths(ds: dict) -> Iterator[Tuple[str, str]]:
         yield 'ann_file', ann if osp.isabs(ann) else osp.join(root, ann)
 
 
+def _pretrained_paths(node, where: str) -> Iterator[Tuple[str, str]]:
+    """(location, path) of every ``init_cfg`` Pretrained checkpoint."""
+    if isinstance(node, dict):
+        init = node.get('init_cfg')
+        for item in init if isinstance(init, list) else [init]:
+            if isinstance(item, dict) and item.get('type') == 'Pretrained' \
+                    and item.get('checkpoint'):
+                yield f'{where}.init_cfg.checkpoint', str(item['checkpoint'])
+        for key, val in node.items():
+            if key != 'init_cfg':
+                yield from _pretrained_paths(val, f'{where}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, val in enumerate(node):
+            yield from _pretrained_paths(val, f'{where}[{i}]')
+
+
+def check_checkpoint_paths(cfg: Config) -> None:
+    """Raise ``FileNotFoundError`` naming a missing checkpoint of ``cfg``.
+
+    Checks ``load_from`` and every ``init_cfg=dict(type='Pretrained',
+    checkpoint=...)`` under ``model`` (local paths only).
+    """
+    found = list(_pretrained_paths(cfg.get('model'), 'model'))
+    if cfg.get('load_from') and not cfg.get('resume', False):
+        found.append(('load_from', str(cfg.load_from)))
+    for where, path in found:
+        if '://' not in path and not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{where} does not exist: {path} (make one with '
+                'tools/convert_checkpoint.py or set it with --cfg-options)')
+
+
 def check_dataset_paths(cfg: Config) -> None:
     """Raise ``FileNotFoundError`` naming the first missing dataset path.
 

@@ -1,5 +1,6 @@
 """Every downstream config resolves, follows the recipe and builds."""
 import glob
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from unittest import mock
 import pytest
 import torch
 from mmdet.registry import MODELS as DET_MODELS
+from mmengine.config import Config
 from mmpretrain.registry import MODELS as CLS_MODELS
 from mmseg.registry import MODELS as SEG_MODELS
 
@@ -262,3 +264,39 @@ def test_custom_imports_register_everything():
                          cwd=ROOT)
     assert res.returncode == 0, res.stderr[-2000:]
     assert 'registered' in res.stdout
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_missing_pretrained_checkpoint_is_named(path, tmp_path):
+    from hpm_mm.apis import check_checkpoint_paths
+    cfg = Config.fromfile(path)
+    missing = str(tmp_path / 'no_such_hpm.pth')
+    cfg.model.backbone.init_cfg.checkpoint = missing
+    with pytest.raises(FileNotFoundError,
+                       match=r'model\.backbone\.init_cfg\.checkpoint does '
+                       f'not exist: {missing}'):
+        check_checkpoint_paths(cfg)
+
+
+def test_train_tool_stops_on_missing_checkpoint(tmp_path):
+    import subprocess
+    import sys
+    det = osp.join(ROOT, 'configs', 'det',
+                   'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
+    coco = tmp_path / 'coco'
+    (coco / 'annotations').mkdir(parents=True)
+    (coco / 'annotations' / 'instances_train2017.json').write_text('{}')
+    (coco / 'annotations' / 'instances_val2017.json').write_text('{}')
+    proc = subprocess.run([
+        sys.executable, osp.join(ROOT, 'tools', 'train.py'), det,
+        '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+        f'train_dataloader.dataset.dataset.data_root={coco}/',
+        f'val_dataloader.dataset.data_root={coco}/',
+        f'test_dataloader.dataset.data_root={coco}/',
+        f'val_evaluator.ann_file={coco}/annotations/instances_val2017.json',
+        f'model.backbone.init_cfg.checkpoint={tmp_path}/missing.pth'
+    ], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert 'model.backbone.init_cfg.checkpoint does not exist' in last
