@@ -212,3 +212,15 @@ def test_teacher_dtype_flag_keeps_scores_close(dtype):
 def test_bad_teacher_dtype():
     with pytest.raises(ValueError, match='teacher_dtype'):
         build_tiny_hpm(teacher_dtype='fp8')
+
+
+def test_training_without_teacher_hook_fails(message_hub):
+    model = build_tiny_hpm(masker=dict(fixed_alpha=0.0))
+    model.TEACHER_CHECK_STEPS = 3
+    x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
+    for _ in range(3):
+        model.loss(x, None)
+    with pytest.raises(RuntimeError, match='HPMTeacherHook'):
+        model.loss(x, None)
+    model.teacher.update(model.student_modules(), epoch=0)
+    model.loss(x, None)  # updated once: fine

@@ -89,6 +89,16 @@ def test_missing_data_root(tmp_path):
         check_dataset_paths(cfg)
 
 
+def test_missing_ann_file(tiny_imagenet, tmp_path):
+    os.remove(osp.join(tiny_imagenet, 'meta', 'train.txt'))
+    cfg = tiny_cfg(tiny_imagenet, str(tmp_path / 'w'))
+    cfg.train_dataloader.dataset.ann_file = 'meta/train.txt'
+    with pytest.raises(FileNotFoundError,
+                       match='train_dataloader.dataset.ann_file does not '
+                       'exist: .*meta/train.txt'):
+        check_dataset_paths(cfg)
+
+
 def test_train_tool_reports_missing_data_root(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.run([

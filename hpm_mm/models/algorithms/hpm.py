@@ -82,6 +82,7 @@ class HPM(BaseSelfSupervisor):
         self.masker = MODELS.build(masker)
         self.teacher = MODELS.build(
             dict(teacher, model=self.student_modules()))
+        self._train_steps_in_process = 0
 
     def student_modules(self) -> nn.ModuleDict:
         """The averaged part of the student: backbone and decoder."""
@@ -122,6 +123,19 @@ class HPM(BaseSelfSupervisor):
             scores = net.neck.predict_loss(net.neck.embed(tokens))
         return scores.float()
 
+    #: Steps after which a teacher that was never updated is an error.
+    TEACHER_CHECK_STEPS = 200
+
+    def _check_teacher_updates(self) -> None:
+        """Fail if training runs without :class:`HPMTeacherHook`."""
+        self._train_steps_in_process += 1
+        if (self._train_steps_in_process > self.TEACHER_CHECK_STEPS
+                and self.teacher.updates_in_process == 0):
+            raise RuntimeError(
+                f'HPM: {self.TEACHER_CHECK_STEPS} training steps and the '
+                "teacher was never updated; add dict(type='HPMTeacherHook') "
+                'to custom_hooks')
+
     def loss(self, inputs: Tensor, data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:
         """One HPM step.
@@ -136,6 +150,7 @@ class HPM(BaseSelfSupervisor):
         """
         if isinstance(inputs, (list, tuple)):
             inputs = inputs[0]
+        self._check_teacher_updates()
         B = inputs.shape[0]
         L, M = self.backbone.num_patches, self.backbone.num_masked
         alpha = self.masker.alpha

@@ -43,6 +43,7 @@ class HPMTeacherEMA(ExponentialMovingAverage):
                              f'got {warmup_epochs}')
         super().__init__(model, momentum=1.0 - momentum_start)
         self.avg_names = _parameters_to_buffers(self.module)
+        self.updates_in_process = 0  # host-side count, no sync to read
         self.avg_parameters = dict(self.module.named_buffers())
         self.momentum_start = float(momentum_start)
         self.momentum_end = float(momentum_end)
@@ -90,6 +91,7 @@ class HPMTeacherEMA(ExponentialMovingAverage):
         avg, src = self._pairs(student)
         torch._foreach_lerp_(avg, src, 1.0 - self.decay(epoch))
         self.steps += 1
+        self.updates_in_process += 1
 
     def update_parameters(self, model: nn.Module) -> None:
         """mmengine interface: update from ``model`` at the current epoch."""
