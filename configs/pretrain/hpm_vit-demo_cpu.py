@@ -31,6 +31,7 @@ train_dataloader = dict(
     # with the model for the cores (and keeps torch's intra-op threads).
     num_workers=0,
     persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         data_root=data_root,
         pipeline=[
