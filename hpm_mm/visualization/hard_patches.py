@@ -61,10 +61,12 @@ def mine_hard_patches(model, images: Sequence[np.ndarray],
     model.eval()
     pre = model.data_preprocessor
     device = next(model.parameters()).device
+    # the model's own normalisation (identity if its preprocessor has none)
+    mean = getattr(pre, 'mean', torch.zeros(3)).view(1, 3, 1, 1).to(device)
+    std = getattr(pre, 'std', torch.ones(3)).view(1, 3, 1, 1).to(device)
     batch = torch.stack([torch.from_numpy(im.copy()).permute(2, 0, 1)
                          for im in images]).to(device)
-    x = (batch.float() - pre.mean.view(1, 3, 1, 1).to(device)) / \
-        pre.std.view(1, 3, 1, 1).to(device)
+    x = (batch.float() - mean) / std
     B = x.shape[0]
     L, M = model.backbone.num_patches, model.backbone.num_masked
     h = w = int(L**.5)
@@ -86,8 +88,7 @@ def mine_hard_patches(model, images: Sequence[np.ndarray],
     keep = head.patchify(x)
     patches = torch.where(mask.unsqueeze(-1), pred, keep)
     recon = head.unpatchify(patches)
-    recon = recon * pre.std.view(1, 3, 1, 1).to(device) + \
-        pre.mean.view(1, 3, 1, 1).to(device)
+    recon = recon * std + mean
     recon = recon.clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
     return [
         HardPatchResult(
