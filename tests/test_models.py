@@ -224,3 +224,18 @@ def test_training_without_teacher_hook_fails(message_hub):
         model.loss(x, None)
     model.teacher.update(model.student_modules(), epoch=0)
     model.loss(x, None)  # updated once: fine
+
+
+def test_teacher_updates_after_moving_the_model():
+    """.to()/.cuda() replace buffer tensors; the update must follow them."""
+    model = build_tiny_hpm().to(torch.float64)  # re-creates every buffer
+    student = model.student_modules()
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(1.0)
+    before = model.teacher.module.state_dict()['neck.decoder_pred.weight']
+    before = before.clone()
+    model.teacher.update(student, epoch=0)
+    after = model.teacher.module.state_dict()['neck.decoder_pred.weight']
+    assert after.dtype == torch.float64
+    assert torch.allclose(after, before + 0.001, atol=1e-9)

@@ -70,7 +70,8 @@ class HPMTeacherEMA(ExponentialMovingAverage):
         if missing:
             raise RuntimeError('HPMTeacherEMA: student lacks parameters '
                                f'{missing[:5]}')
-        return ([self.avg_parameters[n] for n in self.avg_names],
+        own = dict(self.module.named_buffers())
+        return ([own[n] for n in self.avg_names],
                 [src[n].detach() for n in self.avg_names])
 
     @torch.no_grad()
