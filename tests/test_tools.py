@@ -58,3 +58,30 @@ def test_dist_train_two_cpu_processes(tiny_imagenet, tmp_path):
     assert 'Epoch(train) [2][2/2]' in log
     ckpt = torch.load(str(work / 'epoch_2.pth'), weights_only=True)
     assert int(ckpt['state_dict']['teacher.steps']) == 4
+
+
+def test_slurm_train_builds_the_srun_command(tmp_path):
+    """tools/slurm_train.sh with a stand-in srun that records its args."""
+    fake = tmp_path / 'bin'
+    fake.mkdir()
+    (fake / 'srun').write_text('#!/bin/sh\nprintf "%s\\n" "$@" > '
+                               f'{tmp_path}/srun_args\n')
+    (fake / 'srun').chmod(0o755)
+    env = dict(os.environ, PATH=f'{fake}{os.pathsep}{os.environ["PATH"]}',
+               GPUS='16', GPUS_PER_NODE='8')
+    proc = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'slurm_train.sh'), 'gpu', 'hpm',
+         'configs/pretrain/hpm_vit-b.py', 'work_dirs/x', '--resume'],
+        capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    args = (tmp_path / 'srun_args').read_text().split('\n')
+    assert args[:2] == ['-p', 'gpu']
+    for flag in ('--job-name=hpm', '--gres=gpu:8', '--ntasks=16',
+                 '--ntasks-per-node=8', '--kill-on-bad-exit=1'):
+        assert flag in args
+    i = args.index('-u')
+    assert args[i + 1] == osp.join(ROOT, 'tools', 'train.py')
+    assert args[i + 2:i + 8] == [
+        'configs/pretrain/hpm_vit-b.py', '--work-dir', 'work_dirs/x',
+        '--launcher', 'slurm', '--resume'
+    ]
