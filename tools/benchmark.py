@@ -168,7 +168,7 @@ def time_masker(batch: int, device: str, repeats: int = 50) -> float:
 
 def hard_patch_change(model, x: torch.Tensor, alpha: float) -> float:
     """Fraction of the teacher's top-n_hard patches that differ from fp32."""
-    n_hard = int(model.backbone.num_masked * alpha)
+    n_hard = model.masker.num_hard(model.backbone.num_masked, alpha)
     low = model.teacher_scores(x)
     dtype, model.teacher_dtype = model.teacher_dtype, None
     full = model.teacher_scores(x)

@@ -71,7 +71,7 @@ def mine_hard_patches(model, images: Sequence[np.ndarray],
     L, M = model.backbone.num_patches, model.backbone.num_masked
     h = w = int(L**.5)
     scores = model.teacher_scores(x)
-    n_hard = int(M * alpha)
+    n_hard = model.masker.num_hard(M, alpha)
     torch.manual_seed(seed)
     mask = model.masker(scores, M, n_hard, B, L, device=device)
     hard = torch.zeros_like(mask)

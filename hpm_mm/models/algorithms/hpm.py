@@ -154,7 +154,7 @@ class HPM(BaseSelfSupervisor):
         B = inputs.shape[0]
         L, M = self.backbone.num_patches, self.backbone.num_masked
         alpha = self.masker.alpha
-        n_hard = int(M * alpha)
+        n_hard = self.masker.num_hard(M, alpha)
         scores = self.teacher_scores(inputs) if n_hard > 0 else None
         mask = self.masker(scores, M, n_hard, B, L, device=inputs.device)
 

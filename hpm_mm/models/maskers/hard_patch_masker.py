@@ -63,9 +63,15 @@ class HardPatchMasker(BaseModule):
                 'it under an mmengine Runner or set fixed_alpha')
         return self.alpha_max * min(1.0, (int(cur) + 1) / int(end))
 
-    def num_hard(self, num_masked: int) -> int:
-        """Hard-mined patches per image, ``int(M * alpha_t)``."""
-        return int(num_masked * self.alpha)
+    def num_hard(self, num_masked: int, alpha: Optional[float] = None) -> int:
+        """Hard-mined patches per image, ``int(M * alpha)``.
+
+        Args:
+            num_masked (int): Masked patches per image, M.
+            alpha (float, optional): Hard fraction; defaults to the current
+                :attr:`alpha`.
+        """
+        return int(num_masked * (self.alpha if alpha is None else alpha))
 
     def forward(self,
                 scores: Optional[Tensor],
