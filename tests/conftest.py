@@ -11,6 +11,7 @@ from PIL import Image
 
 import hpm_mm  # noqa: F401
 
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 TINY_IMG, TINY_PATCH = 32, 8  # L = 16 patches, M = 12 masked
@@ -131,14 +132,7 @@ def deep_update(target: dict, overrides: dict) -> dict:
 
 TINY_CONFIG = '''
 _base_ = [{base!r}]
-model = dict(
-    backbone=dict(
-        arch=dict(_delete_=True, embed_dims=32, num_layers=2, num_heads=2,
-                  feedforward_channels=64),
-        img_size=32, patch_size=8),
-    neck=dict(num_patches=16, patch_size=8, embed_dim=32,
-              decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2),
-    head=dict(patch_size=8))
+model = {model!r}
 train_dataloader = dict(
     batch_size={batch_size}, num_workers=0, persistent_workers=False,
     dataset=dict(data_root={data_root!r}, pipeline=[
@@ -169,10 +163,13 @@ log_processor = dict(window_size=1, num_digits=10)
 def write_tiny_config(path: str, data_root: str, batch_size: int = 4,
                       max_epochs: int = 2) -> str:
     """A config file inheriting configs/pretrain/hpm_vit-b.py, shrunk."""
-    base = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                    'configs', 'pretrain', 'hpm_vit-b.py')
+    base = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b.py')
+    model = tiny_model_overrides()
+    model['backbone']['arch'] = dict(model['backbone']['arch'],
+                                     _delete_=True)  # base arch is 'b'
     with open(path, 'w') as f:
-        f.write(TINY_CONFIG.format(base=base, data_root=data_root,
+        f.write(TINY_CONFIG.format(base=base, model=model,
+                                   data_root=data_root,
                                    batch_size=batch_size,
                                    max_epochs=max_epochs))
     return path

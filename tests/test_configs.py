@@ -6,9 +6,8 @@ import pytest
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
-from .conftest import deep_update, tiny_model_overrides
+from .conftest import ROOT, deep_update, tiny_model_overrides
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'pretrain', '*.py')))
 DEMO = 'hpm_vit-demo_cpu.py'
 

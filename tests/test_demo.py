@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from .conftest import ROOT
 
 
 def run(args, timeout=600):

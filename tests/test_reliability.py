@@ -17,9 +17,8 @@ from mmengine.runner import Runner
 
 from hpm_mm.apis import setup_train_cfg
 
-from .conftest import build_tiny_hpm, write_tiny_config
+from .conftest import ROOT, build_tiny_hpm, write_tiny_config
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 
 

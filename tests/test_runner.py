@@ -11,9 +11,8 @@ from mmengine.runner import Runner
 
 from hpm_mm.apis import check_dataset_paths, setup_train_cfg
 
-from .conftest import deep_update, tiny_model_overrides
+from .conftest import ROOT, deep_update, tiny_model_overrides
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b.py')
 
 

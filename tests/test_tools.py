@@ -9,9 +9,8 @@ import sys
 import mmpretrain
 import torch
 
-from .conftest import write_tiny_config
+from .conftest import ROOT, write_tiny_config
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def _env():

@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image, ImageDraw
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ..conftest import ROOT
 
 # Tiny encoder: 4 blocks (mmseg's UperNet wants 4 feature levels), 64 px
 # images with 16 px patches -> 4 x 4 = 16 patches.
