@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from hpm_mm.apis import setup_train_cfg
+from hpm_mm.runner import setup_train_cfg
 
 from .conftest import ROOT, build_tiny_hpm, write_tiny_config
 

@@ -11,8 +11,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
-from hpm_mm.apis import check_dataset_paths
-from hpm_mm.apis.cli import add_common_args, parse_common_args
+from hpm_mm.runner import check_dataset_paths
+from hpm_mm.runner.cli import add_common_args, parse_common_args
 
 
 def parse_args() -> argparse.Namespace:

@@ -12,9 +12,9 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
-from hpm_mm.apis import (check_checkpoint_paths, check_dataset_paths,
+from hpm_mm.runner import (check_checkpoint_paths, check_dataset_paths,
                          setup_train_cfg)
-from hpm_mm.apis.cli import add_common_args, parse_common_args
+from hpm_mm.runner.cli import add_common_args, parse_common_args
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,4 +1,1 @@
-from .config_checks import check_checkpoint_paths, check_dataset_paths
-from .runner_setup import setup_train_cfg
-
-__all__ = ['check_checkpoint_paths', 'check_dataset_paths', 'setup_train_cfg']
+"""Inference APIs of hpm_mm (the OpenMMLab name for them)."""

@@ -1,0 +1,4 @@
+"""Command-line and Runner set-up helpers shared by the tools."""
+from .runner_setup import setup_train_cfg
+
+__all__ = ['check_checkpoint_paths', 'check_dataset_paths', 'setup_train_cfg']
