@@ -24,9 +24,8 @@ import hpm_mm  # noqa: F401
 from hpm_mm.runner import setup_train_cfg
 from hpm_mm.demo import build_sample_imagenet
 from hpm_mm.demo.sample_dataset import load_sample_photo
-from hpm_mm.visualization import (mine_hard_patches, plot_hard_patches,
-                                  plot_training_curves)
-from hpm_mm.visualization.hard_patches import load_image_array
+from hpm_mm.apis import HardPatchInferencer
+from hpm_mm.visualization import plot_hard_patches, plot_training_curves
 from hpm_mm.visualization.training_curves import read_scalars
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -84,10 +83,12 @@ def main() -> None:
     curves = plot_training_curves(
         runner.work_dir, osp.join(args.work_dir, 'training_curves.png'))
     model = runner.model
-    size = model.backbone.img_size[0]
-    images = [load_image_array(load_sample_photo(n), size) for n in SHOWN]
+    inferencer = HardPatchInferencer(
+        model, device=next(model.parameters()).device)
+    # BGR arrays, as mmcv reads images
+    photos = [load_sample_photo(n)[..., ::-1] for n in SHOWN]
     vis = plot_hard_patches(
-        mine_hard_patches(model, images, alpha=0.5),
+        inferencer(photos, alpha=0.5),
         osp.join(args.work_dir, 'hard_patches.png'),
         title='HPM demo: teacher heat map, hard-mined (red) vs random '
         '(blue) masked patches, reconstruction')

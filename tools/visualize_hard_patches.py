@@ -2,7 +2,8 @@
 
 For each image: the input, the teacher's predicted-loss heat map, the mask
 split into hard-mined (red) and random (blue) patches, and the student's
-reconstruction.
+reconstruction. The work is done by :class:`hpm_mm.apis.HardPatchInferencer`;
+this is its command line.
 
 Example::
 
@@ -15,22 +16,18 @@ import os.path as osp
 import sys
 
 import torch
-from mmengine.config import Config
-from mmengine.runner import load_checkpoint
-from mmpretrain.registry import MODELS
 
-import hpm_mm  # noqa: F401
-from hpm_mm.visualization import mine_hard_patches, plot_hard_patches
-from hpm_mm.visualization.hard_patches import load_image
+from hpm_mm.apis import HardPatchInferencer
+from hpm_mm.visualization import plot_hard_patches
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='HPM config the checkpoint was '
-                        'trained with')
+                        'trained with, or its name in mmpretrain.list_models')
     parser.add_argument('checkpoint', help='hpm_mm checkpoint (ours, or the '
                         "authors' converted by tools/convert_checkpoint.py)")
-    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument('images', nargs='+', help='image files or folders')
     parser.add_argument('--out', default='hard_patches.png', help='PNG file')
     parser.add_argument(
         '--alpha', type=float, default=0.5,
@@ -45,23 +42,12 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    for path in [args.config, args.checkpoint] + args.images:
-        if not osp.isfile(path):
-            sys.exit(f'visualize_hard_patches: file not found: {path}')
-    if not 0.0 <= args.alpha <= 1.0:
-        sys.exit(f'visualize_hard_patches: --alpha must be in [0, 1], got '
-                 f'{args.alpha}')
-    cfg = Config.fromfile(args.config)
-    if cfg.model.get('type') != 'HPM':
-        sys.exit(f'visualize_hard_patches: {args.config} is not an HPM '
-                 f"config (model type {cfg.model.get('type')!r})")
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
-    model.to(args.device)
-    size = model.backbone.img_size[0]
-    images = [load_image(p, size) for p in args.images]
-    results = mine_hard_patches(model, images, alpha=args.alpha,
-                                seed=args.seed)
+    try:
+        inferencer = HardPatchInferencer(
+            args.config, args.checkpoint, device=args.device)
+        results = inferencer(args.images, alpha=args.alpha, seed=args.seed)
+    except (FileNotFoundError, ValueError, TypeError) as e:
+        sys.exit(f'visualize_hard_patches: {e}')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     plot_hard_patches(results, args.out,
                       title=f'HPM hard patches (alpha={args.alpha})')

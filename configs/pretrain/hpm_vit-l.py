@@ -1,6 +1,4 @@
-# HPM ViT-L/16, 800 epochs, 8 GPUs x 256 (total 2048), AMP.
-_base_ = ['./hpm_vit-b.py']
-
-model = dict(
-    backbone=dict(arch='l'),
-    neck=dict(embed_dim=1024))
+# HPM ViT-L/16, 800 epochs, 8 x 256, AMP.
+# Short alias of hpm_vit-large-p16_8xb256-amp-coslr-800e_in1k.py
+# (OpenMMLab's naming); the settings live there, nothing is set here.
+_base_ = ['./hpm_vit-large-p16_8xb256-amp-coslr-800e_in1k.py']

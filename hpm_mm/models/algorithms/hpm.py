@@ -98,9 +98,29 @@ class HPM(BaseSelfSupervisor):
             init_mae_weights(self.neck)
         self.teacher.copy_from(self.student_modules())
 
-    def extract_feat(self, inputs: Tensor) -> tuple:
-        """Encode all patches (no mask); outputs of :class:`HPMViT`."""
-        return self.backbone(inputs, mask=None)
+    def extract_feat(self, inputs: Tensor, source: str = 'student') -> tuple:
+        """Encode all patches (no mask) with the student's or the teacher's
+        encoder.
+
+        Called by mmpretrain's ``FeatureExtractor``, which passes its extra
+        call arguments here: ``extractor(img, source='teacher')``.
+
+        Args:
+            inputs (Tensor): Normalised images (B, 3, H, W).
+            source (str): 'student' (the trained encoder) or 'teacher' (its
+                EMA). Defaults to 'student'.
+
+        Returns:
+            tuple: Outputs of :class:`HPMViT` without a mask (by default
+            ``out_type='raw'``: one (B, 1 + L, C) tensor, cls token first).
+        """
+        if source == 'student':
+            return self.backbone(inputs, mask=None)
+        if source == 'teacher':
+            return self.teacher.module.backbone(inputs, mask=None)
+        raise ValueError(
+            f"HPM.extract_feat: source must be 'student' or 'teacher', got "
+            f'{source!r}')
 
     @torch.no_grad()
     def teacher_scores(self, inputs: Tensor) -> Tensor:

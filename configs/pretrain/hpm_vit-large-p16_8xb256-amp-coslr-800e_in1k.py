@@ -1,0 +1,6 @@
+# HPM ViT-L/16, 800 epochs, 8 GPUs x 256 (total 2048), AMP.
+_base_ = ['./hpm_vit-base-p16_8xb256-amp-coslr-800e_in1k.py']
+
+model = dict(
+    backbone=dict(arch='l'),
+    neck=dict(embed_dim=1024))
