@@ -283,7 +283,8 @@ def test_bad_target_configs(tmp_path):
         build_hpm(clip, 12, head='HPMHead')
     with pytest.raises(ValueError, match='needs head HPMFeatureHead'):
         build_hpm()
-    with pytest.raises(ValueError, match='predict_feature_dim is 192, the target CLIP'):
+    with pytest.raises(ValueError,
+                       match='predict_feature_dim is 192, the target CLIP'):
         build_hpm(clip)
     with pytest.raises(ValueError, match='has 32 channels'):
         build_hpm(dict(type='EMAFeatureTarget'), 12)
@@ -330,6 +331,7 @@ def test_missing_target_checkpoint_stops_before_training(kind):
 def test_runner_trains_with_feature_target(kind, tiny_imagenet, tmp_path):
     from .test_runner import tiny_cfg
     cfg = tiny_cfg(tiny_imagenet, str(tmp_path / 'work'), max_epochs=2)
+    cfg.train_dataloader.batch_size = 8  # one iteration per epoch
     base = Config.fromfile(
         osp.join(ROOT, 'configs', 'pretrain', f'hpm_vit-b_{kind}-target.py'))
     cfg.model.target_generator = base.model.target_generator
@@ -339,7 +341,7 @@ def test_runner_trains_with_feature_target(kind, tiny_imagenet, tmp_path):
     check_checkpoint_paths(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    assert runner.iter == 4
+    assert runner.iter == 2
     scalars = runner.message_hub.log_scalars
     for key in ('train/loss_rec', 'train/loss_pred', 'train/rank_acc'):
         assert key in scalars, key
@@ -350,3 +352,44 @@ def test_runner_trains_with_feature_target(kind, tiny_imagenet, tmp_path):
                       weights_only=True)
     assert not any(k.startswith('target_generator.')
                    for k in ckpt['state_dict'])
+
+
+class _OpenAICLIP(torch.nn.Module):
+    """Stand-in for OpenAI's CLIP module: ``visual`` plus a text part."""
+
+    def __init__(self, visual):
+        super().__init__()
+        self.visual = visual
+        self.text_projection = torch.nn.Parameter(torch.randn(12, 8))
+
+    def forward(self, x):
+        return self.visual(x)[0] @ self.text_projection
+
+
+@pytest.mark.filterwarnings('ignore::FutureWarning',
+                            'ignore::torch.jit.TracerWarning')
+def test_convert_openai_torchscript_clip(tmp_path, capsys):
+    """OpenAI's TorchScript file -> a file CLIPFeatureTarget loads."""
+    from tools.convert_checkpoint import main
+    net = tiny_clip(seed=3)
+    x = torch.randn(1, 3, TINY_IMG, TINY_IMG)
+    scripted = torch.jit.trace(_OpenAICLIP(net), x, check_trace=False)
+    src = str(tmp_path / 'ViT-tiny.pt')
+    torch.jit.save(scripted, src)
+    with pytest.raises(CheckpointError,
+                       match='TorchScript archive .* --to clip-target'):
+        CLIPFeatureTarget(src, arch=CLIP_ARCH)  # never read as a pickle
+    dst = str(tmp_path / 'clip_target.pth')
+    assert main([src, dst, '--to', 'clip-target']) == 0
+    out = capsys.readouterr().out
+    assert 'format openai-torchscript' in out
+    assert '1 non-visual (text tower) tensors left out' in out
+    assert f'arch: {dict(CLIP_ARCH, heads=1)}' in out  # heads = width / 64
+    target = CLIPFeatureTarget(dst, arch=CLIP_ARCH)
+    assert torch.equal(target(x), net(x)[0][:, 1:])
+    # a plain whole-model state dict converts too; a DINO file does not
+    assert main([write_clip(tmp_path / 'full.pth'), dst, '--to',
+                 'clip-target']) == 0
+    assert main([write_dino(tmp_path / 'd.pth'), dst, '--to',
+                 'clip-target']) == 1
+    assert 'not a CLIP ViT checkpoint' in capsys.readouterr().err

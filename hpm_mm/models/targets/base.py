@@ -1,12 +1,13 @@
 """Reconstruction targets computed by a frozen network on the full image."""
+import os.path as osp
 from typing import Dict, Mapping, Optional
 
-import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from hpm_mm.converters import CheckpointError, load_checkpoint
+from hpm_mm.converters.clip import is_torchscript
 
 
 class FeatureTarget(BaseModule):
@@ -77,6 +78,11 @@ class FrozenNetworkTarget(FeatureTarget):
             CheckpointError: Missing or unreadable file, or no tensors.
         """
         name = type(self).__name__
+        if osp.isfile(self.checkpoint) and is_torchscript(self.checkpoint):
+            raise CheckpointError(
+                f'{name}: {self.checkpoint} is a TorchScript archive (as '
+                "OpenAI's CLIP release); convert it with tools/"
+                'convert_checkpoint.py SRC DST --to clip-target')
         try:
             obj = load_checkpoint(self.checkpoint)
         except CheckpointError as err:
