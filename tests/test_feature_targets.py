@@ -393,3 +393,20 @@ def test_convert_openai_torchscript_clip(tmp_path, capsys):
     assert main([write_dino(tmp_path / 'd.pth'), dst, '--to',
                  'clip-target']) == 1
     assert 'not a CLIP ViT checkpoint' in capsys.readouterr().err
+
+
+def test_visualiser_follows_easy_mining_and_refuses_feature_models(
+        tmp_path):
+    import numpy as np
+
+    from hpm_mm.visualization.hard_patches import mine_hard_patches
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (TINY_IMG, TINY_IMG, 3), dtype=np.uint8)
+            for _ in range(2)]
+    model = build_tiny_hpm(masker=dict(fixed_alpha=0.5, mine='easy'))
+    for r in mine_hard_patches(model, imgs, alpha=0.5):
+        lowest = np.argsort(r.scores.ravel())[:6]  # int(12 * 0.5) mined
+        assert r.hard.sum() == 6 and r.hard.ravel()[lowest].all()
+        assert r.masked.ravel()[lowest].all()
+    with pytest.raises(ValueError, match='reconstructs features'):
+        mine_hard_patches(build_feature_hpm('ema', tmp_path), imgs)

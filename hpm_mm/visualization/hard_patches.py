@@ -58,6 +58,10 @@ def mine_hard_patches(model, images: Sequence[np.ndarray],
     Returns:
         list[HardPatchResult]: One result per image.
     """
+    if not hasattr(model.head, 'patchify'):
+        raise ValueError(
+            f'mine_hard_patches: {type(model.head).__name__} reconstructs '
+            'features, not pixels; use a pixel-target HPM model')
     model.eval()
     pre = model.data_preprocessor
     device = next(model.parameters()).device
@@ -76,7 +80,9 @@ def mine_hard_patches(model, images: Sequence[np.ndarray],
     mask = model.masker(scores, M, n_hard, B, L, device=device)
     hard = torch.zeros_like(mask)
     if n_hard:
-        hard.scatter_(1, torch.topk(scores, n_hard, dim=1).indices, True)
+        mined = torch.topk(scores, n_hard, dim=1,
+                           largest=model.masker.mine == 'hard').indices
+        hard.scatter_(1, mined, True)
     latent, _, ids_restore = model.backbone(x, mask)
     pred, _ = model.neck(latent, ids_restore)
     head = model.head
