@@ -8,6 +8,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
+from ..heads import HPMFeatureHead
+
 
 def init_mae_weights(module: nn.Module) -> None:
     """MAE's initialisation of Linear and LayerNorm layers.
@@ -99,7 +101,6 @@ class HPM(BaseSelfSupervisor):
 
     def _check_target(self) -> None:
         """Head, decoder width and patch grid must fit the target."""
-        from ..heads import HPMFeatureHead
         gen = self.target_generator if self.with_target_generator else None
         if (gen is None) == isinstance(self.head, HPMFeatureHead):
             raise ValueError(
