@@ -11,12 +11,13 @@ from .conftest import set_progress
 B, L, M = 64, 49, 36
 
 
-def reference_mask(scores, noise, num_masked, num_hard):
+def reference_mask(scores, noise, num_masked, num_hard, mine='hard'):
     """Per-sample loop version of the masking rule, given the same noise."""
     mask = torch.zeros(scores.shape, dtype=torch.bool)
     for b in range(scores.shape[0]):
-        hard = torch.topk(scores[b], num_hard).indices if num_hard else \
-            torch.tensor([], dtype=torch.long)
+        order = sorted(range(scores.shape[1]), key=lambda i: scores[b, i],
+                       reverse=mine == 'hard')
+        hard = torch.tensor(order[:num_hard], dtype=torch.long)
         mask[b, hard] = True
         rest = [i for i in range(scores.shape[1]) if i not in set(
             hard.tolist())]
@@ -38,15 +39,30 @@ def test_exact_counts_and_hard_patches(num_hard):
         assert mask.gather(1, top).all()
 
 
+@pytest.mark.parametrize('mine', ['hard', 'easy'])
 @pytest.mark.parametrize('num_hard', [0, 7, 36])
-def test_vectorised_equals_per_sample_reference(num_hard):
-    masker = HardPatchMasker(fixed_alpha=0.0)
+def test_vectorised_equals_per_sample_reference(num_hard, mine):
+    masker = HardPatchMasker(fixed_alpha=0.0, mine=mine)
     scores = torch.randn(8, L)
     torch.manual_seed(3)
     mask = masker(scores, M, num_hard, 8, L)
     torch.manual_seed(3)
     noise = torch.rand(8, L)
-    assert torch.equal(mask, reference_mask(scores, noise, M, num_hard))
+    assert torch.equal(mask,
+                       reference_mask(scores, noise, M, num_hard, mine))
+
+
+@pytest.mark.parametrize('num_hard', [1, 18, 36])
+def test_easy_mining_masks_the_lowest_scores(num_hard):
+    masker = HardPatchMasker(fixed_alpha=0.0, mine='easy')
+    scores = torch.randn(B, L)
+    mask = masker(scores, M, num_hard, B, L)
+    assert (mask.sum(1) == M).all()
+    low = torch.topk(scores, num_hard, dim=1, largest=False).indices
+    assert mask.gather(1, low).all()
+    if num_hard < M:  # some random patches among the rest: not all lowest
+        assert not mask.gather(
+            1, torch.topk(scores, M, dim=1, largest=False).indices).all()
 
 
 def test_random_part_is_uniform():
@@ -99,6 +115,45 @@ def test_alpha_schedule_iter(message_hub):
     assert masker.alpha == pytest.approx(0.5)
 
 
+def test_hard_to_easy_schedule(message_hub):
+    """alpha_max (E - e) / E: the easy-to-hard values in reverse order."""
+    up = HardPatchMasker(alpha_max=0.5, schedule='epoch')
+    down = HardPatchMasker(alpha_max=0.5, schedule='epoch', ramp='down')
+    E = 200
+    counts_up, counts_down = [], []
+    for e in range(E):
+        set_progress(message_hub, epoch=e, max_epochs=E)
+        counts_up.append(up.num_hard(147))
+        counts_down.append(down.num_hard(147))
+    assert counts_down == counts_up[::-1]
+    assert counts_down[0] == 73 and counts_down[-1] == 0
+    set_progress(message_hub, epoch=0, max_epochs=E)
+    assert down.alpha == pytest.approx(0.5)
+    set_progress(message_hub, epoch=100, max_epochs=E)
+    assert down.alpha == pytest.approx(0.25)
+    assert down.num_hard(147) == 36
+    down_iter = HardPatchMasker(alpha_max=0.5, schedule='iter', ramp='down')
+    set_progress(message_hub, it=999, max_iters=1000)
+    assert down_iter.alpha == pytest.approx(0.5 / 1000)
+    set_progress(message_hub, it=0, max_iters=1000)
+    assert down_iter.alpha == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize('alpha_max,n_hard', [(0.5, 73), (1.0, 147),
+                                              (0.25, 36)])
+def test_hardest_from_the_start(message_hub, alpha_max, n_hard):
+    """ramp='none': alpha_max from the first epoch to the last."""
+    masker = HardPatchMasker(alpha_max=alpha_max, ramp='none')
+    for e in (0, 1, 199):
+        set_progress(message_hub, epoch=e, max_epochs=200)
+        assert masker.alpha == alpha_max
+        assert masker.num_hard(147) == n_hard
+    scores = torch.randn(4, 196)
+    mask = masker(scores, 147, n_hard, 4, 196)
+    assert (mask.sum(1) == 147).all()
+    assert mask.gather(1, torch.topk(scores, n_hard, dim=1).indices).all()
+
+
 def test_missing_progress_is_a_clear_error():
     from mmengine.logging import MessageHub
     MessageHub.get_instance('hpm_test_empty_hub')
@@ -110,6 +165,8 @@ def test_missing_progress_is_a_clear_error():
     (dict(schedule='cosine'), 'schedule'),
     (dict(alpha_max=1.5), 'alpha_max'),
     (dict(fixed_alpha=-0.1), 'fixed_alpha'),
+    (dict(mine='random'), 'mine'),
+    (dict(ramp='cosine'), 'ramp'),
 ])
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -9,6 +9,10 @@ Examples::
     # hpm_mm (or released) checkpoint -> backbone weights per library
     python tools/convert_checkpoint.py checkpoints/hpm_vit-b_800e.pth \\
         checkpoints/hpm_vit-b_800e_mmdet.pth --to mmdet --source teacher
+
+    # OpenAI CLIP (TorchScript) -> the CLIP feature target's weights
+    python tools/convert_checkpoint.py ViT-B-16.pt \\
+        checkpoints/clip_vit-base-p16.pth --to clip-target
 """
 import argparse
 import os.path as osp
@@ -20,6 +24,8 @@ from hpm_mm.converters import (TARGET_PREFIX, CheckpointError,
                                convert_encoder, load_checkpoint,
                                released_to_hpm, save_checkpoint,
                                summarize_keys)
+from hpm_mm.converters.clip import clip_reference, clip_visual, \
+    infer_clip_arch
 from hpm_mm.converters.validate import (compare, encoder_reference,
                                         hpm_reference)
 
@@ -42,6 +48,11 @@ Targets (--to):
   mmdet       'backbone.*' ViTDet weights (no cls token / final norm;
               14x14 position grid, interpolated by ViTDet)
   mmseg       bare mmseg MAE weights (mmseg's MAE ignores prefixes)
+  clip-target the visual tower of an OpenAI CLIP checkpoint (OpenAI's
+              TorchScript ViT-B-16.pt, read with torch.jit.load, or a plain
+              state dict) for CLIPFeatureTarget; the arch is printed.
+              DINO's released ViT weights need no conversion
+              (DINOFeatureTarget reads timm names)
 
 --source picks the student or the EMA teacher encoder. The converted
 weights are checked against the target model built from the inferred
@@ -62,7 +73,7 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     parser.add_argument(
         '--to',
         required=True,
-        choices=['hpm', 'mmpretrain', 'mmdet', 'mmseg'],
+        choices=['hpm', 'mmpretrain', 'mmdet', 'mmseg', 'clip-target'],
         help='output format')
     parser.add_argument(
         '--source',
@@ -96,6 +107,9 @@ def convert(args: argparse.Namespace) -> None:
     """Run one conversion; raises :class:`CheckpointError` on bad input."""
     if osp.abspath(args.src) == osp.abspath(args.dst):
         raise CheckpointError('output path is the input path')
+    if args.to == 'clip-target':
+        convert_clip(args)
+        return
     obj = load_checkpoint(args.src)
     if args.to == 'hpm':
         if args.prefix:
@@ -125,6 +139,25 @@ def convert(args: argparse.Namespace) -> None:
         dict(state_dict=state, meta=_meta(args, obj, conv.source_format)),
         args.dst)
     print(f'wrote {len(state)} tensors to {args.dst}')
+
+
+def convert_clip(args: argparse.Namespace) -> None:
+    """OpenAI CLIP -> visual tower; raises :class:`CheckpointError`."""
+    if args.prefix or args.source != 'student':
+        raise CheckpointError('--prefix and --source do not apply to '
+                              '--to clip-target')
+    conv = clip_visual(args.src)
+    missing, unexpected = compare(conv.state, clip_reference(conv.state))
+    print(f'input: {args.src} (format {conv.source_format}; '
+          f'{"; ".join(conv.notes) or "-"})')
+    if missing or unexpected:
+        raise CheckpointError('the visual tower does not fit CLIP\'s: ' +
+                              summarize_keys(missing + unexpected))
+    save_checkpoint(
+        dict(state_dict=conv.state,
+             meta=_meta(args, {}, conv.source_format)), args.dst)
+    print(f'CLIPFeatureTarget arch: {infer_clip_arch(conv.state)}')
+    print(f'wrote {len(conv.state)} tensors to {args.dst}')
 
 
 def main(argv: Optional[List[str]] = None) -> int:

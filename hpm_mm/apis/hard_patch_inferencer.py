@@ -209,6 +209,10 @@ class HardPatchInferencer(BaseInferencer):
         """
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f'alpha must be in [0, 1], got {alpha}')
+        if return_recon and not hasattr(self.model.head, 'patchify'):
+            raise ValueError(
+                f'{type(self.model.head).__name__} reconstructs features, '
+                'not pixels: use return_recon=False for its scores and mask')
         images = [self.pipeline(x) for x in self._inputs_to_list(inputs)]
         device = next(self.model.parameters()).device
         cuda = [device] if device.type == 'cuda' else []
@@ -236,8 +240,10 @@ class HardPatchInferencer(BaseInferencer):
         n_hard = model.masker.num_hard(M, alpha)
         mask = model.masker(scores, M, n_hard, B, L, device=x.device)
         hard = torch.zeros_like(mask)
-        if n_hard:
-            hard.scatter_(1, torch.topk(scores, n_hard, dim=1).indices, True)
+        if n_hard:  # the patches the masker mined ('hard' or 'easy')
+            mined = torch.topk(scores, n_hard, dim=1,
+                               largest=model.masker.mine == 'hard').indices
+            hard.scatter_(1, mined, True)
         recon = self._reconstruct(x, mask) if return_recon else [None] * B
         return [
             HardPatchResult(

@@ -31,15 +31,23 @@ def _paths(ds: dict) -> Iterator[Tuple[str, str]]:
 
 
 def _pretrained_paths(node, where: str) -> Iterator[Tuple[str, str]]:
-    """(location, path) of every ``init_cfg`` Pretrained checkpoint."""
+    """(location, path) of every checkpoint a model config reads.
+
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` and any module
+    config with a ``checkpoint`` path (e.g. the frozen networks of HPM's
+    feature targets, ``model.target_generator.checkpoint``).
+    """
     if isinstance(node, dict):
+        if node.get('type') is not None and isinstance(
+                node.get('checkpoint'), str) and node['checkpoint']:
+            yield f'{where}.checkpoint', node['checkpoint']
         init = node.get('init_cfg')
         for item in init if isinstance(init, list) else [init]:
             if isinstance(item, dict) and item.get('type') == 'Pretrained' \
                     and item.get('checkpoint'):
                 yield f'{where}.init_cfg.checkpoint', str(item['checkpoint'])
         for key, val in node.items():
-            if key != 'init_cfg':
+            if key not in ('init_cfg', 'checkpoint'):
                 yield from _pretrained_paths(val, f'{where}.{key}')
     elif isinstance(node, (list, tuple)):
         for i, val in enumerate(node):
@@ -49,8 +57,9 @@ def _pretrained_paths(node, where: str) -> Iterator[Tuple[str, str]]:
 def check_checkpoint_paths(cfg: Config) -> None:
     """Raise ``FileNotFoundError`` naming a missing checkpoint of ``cfg``.
 
-    Checks ``load_from`` and every ``init_cfg=dict(type='Pretrained',
-    checkpoint=...)`` under ``model`` (local paths only).
+    Checks ``load_from``, every ``init_cfg=dict(type='Pretrained',
+    checkpoint=...)`` under ``model`` and every module config with a
+    ``checkpoint`` path, such as a feature target's (local paths only).
     """
     found = list(_pretrained_paths(cfg.get('model'), 'model'))
     if cfg.get('load_from') and not cfg.get('resume', False):

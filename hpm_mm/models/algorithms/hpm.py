@@ -1,12 +1,14 @@
 """Hard Patches Mining for masked image modeling (Wang et al., CVPR 2023)."""
 from contextlib import nullcontext
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
+
+from ..heads import HPMFeatureHead
 
 
 def init_mae_weights(module: nn.Module) -> None:
@@ -37,12 +39,22 @@ class HPM(BaseSelfSupervisor):
     per-patch reconstruction loss. The teacher is updated after every
     optimizer step by :class:`HPMTeacherHook`.
 
+    With a ``target_generator`` (the authors' ``--learn_feature_loss``) the
+    decoder reconstructs the generator's per-patch features instead of
+    pixels, scored by :class:`HPMFeatureHead`; an
+    :class:`EMAFeatureTarget` takes the teacher's encoder tokens of the
+    same teacher forward that scores the patches.
+
     Args:
         backbone (dict): :class:`HPMViT` config.
         neck (dict): :class:`HPMDecoder` config.
-        head (dict): :class:`HPMHead` config.
+        head (dict): :class:`HPMHead` config (pixels), or
+            :class:`HPMFeatureHead` with a ``target_generator``.
         masker (dict): :class:`HardPatchMasker` config.
         teacher (dict): :class:`HPMTeacherEMA` config (without ``model``).
+        target_generator (dict, optional): A feature target
+            (:class:`CLIPFeatureTarget`, :class:`DINOFeatureTarget`,
+            :class:`EMAFeatureTarget`). Defaults to None: pixels.
         teacher_dtype (str, optional): Run the teacher's forward under
             autocast in 'bf16' or 'fp16' (a speed-up for fp32 training;
             under AMP the whole step, teacher included, is already fp16).
@@ -59,6 +71,7 @@ class HPM(BaseSelfSupervisor):
                  head: dict,
                  masker: dict = dict(type='HardPatchMasker'),
                  teacher: dict = dict(type='HPMTeacherEMA'),
+                 target_generator: Optional[dict] = None,
                  teacher_dtype: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -66,6 +79,7 @@ class HPM(BaseSelfSupervisor):
             backbone=backbone,
             neck=neck,
             head=head,
+            target_generator=target_generator,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         if neck is None or head is None:
@@ -79,10 +93,36 @@ class HPM(BaseSelfSupervisor):
             raise ValueError("HPM: teacher_dtype must be None, 'bf16' or "
                              f"'fp16', got {teacher_dtype!r}")
         self.teacher_dtype = dtypes[teacher_dtype]
+        self._check_target()
         self.masker = MODELS.build(masker)
         self.teacher = MODELS.build(
             dict(teacher, model=self.student_modules()))
         self._train_steps_in_process = 0
+
+    def _check_target(self) -> None:
+        """Head, decoder width and patch grid must fit the target."""
+        gen = self.target_generator if self.with_target_generator else None
+        if (gen is None) == isinstance(self.head, HPMFeatureHead):
+            raise ValueError(
+                'HPM: a target_generator needs head HPMFeatureHead and '
+                'HPMFeatureHead needs a target_generator, got '
+                f'{type(gen).__name__ if gen is not None else None} with '
+                f'{type(self.head).__name__}')
+        if gen is None:
+            return
+        width = gen.out_channels if gen.out_channels is not None else \
+            self.backbone.embed_dims
+        pred = self.neck.decoder_pred.out_features
+        if pred != width:
+            raise ValueError(
+                f'HPM: neck.predict_feature_dim is {pred}, the target '
+                f'{type(gen).__name__} has {width} channels')
+        if gen.num_patches is not None and \
+                gen.num_patches != self.backbone.num_patches:
+            raise ValueError(
+                f'HPM: the target {type(gen).__name__} gives '
+                f'{gen.num_patches} patches, the backbone '
+                f'{self.backbone.num_patches}')
 
     def student_modules(self) -> nn.ModuleDict:
         """The averaged part of the student: backbone and decoder."""
@@ -123,11 +163,39 @@ class HPM(BaseSelfSupervisor):
             f'{source!r}')
 
     @torch.no_grad()
+    def teacher_forward(
+            self,
+            inputs: Tensor,
+            with_scores: bool = True,
+            with_tokens: bool = False
+    ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        """One teacher pass on the unmasked image.
+
+        Runs the teacher's encoder on all L patches and, for the scores,
+        only its loss-predictor branch (never the reconstructor).
+
+        Args:
+            inputs (Tensor): Images (B, 3, H, W).
+            with_scores (bool): Return the predicted losses.
+            with_tokens (bool): Return the encoder tokens.
+
+        Returns:
+            tuple[Tensor | None, Tensor | None]: Scores (B, L) in fp32 and
+            encoder tokens (B, 1 + L, C), cls first; None where not asked
+            for. No gradient.
+        """
+        net = self.teacher.module
+        cast = torch.autocast(inputs.device.type, dtype=self.teacher_dtype) \
+            if self.teacher_dtype is not None else nullcontext()
+        scores = None
+        with cast:
+            tokens = net.backbone(inputs, mask=None)[-1]
+            if with_scores:
+                scores = net.neck.predict_loss(net.neck.embed(tokens)).float()
+        return scores, tokens if with_tokens else None
+
     def teacher_scores(self, inputs: Tensor) -> Tensor:
         """Teacher's predicted loss of every patch of the unmasked image.
-
-        Runs the teacher's encoder on all L patches and only its
-        loss-predictor branch (never the reconstructor).
 
         Args:
             inputs (Tensor): Images (B, 3, H, W).
@@ -135,13 +203,7 @@ class HPM(BaseSelfSupervisor):
         Returns:
             Tensor: Scores (B, L), no gradient.
         """
-        net = self.teacher.module
-        cast = torch.autocast(inputs.device.type, dtype=self.teacher_dtype) \
-            if self.teacher_dtype is not None else nullcontext()
-        with cast:
-            tokens = net.backbone(inputs, mask=None)[-1]
-            scores = net.neck.predict_loss(net.neck.embed(tokens))
-        return scores.float()
+        return self.teacher_forward(inputs)[0]
 
     #: Steps after which a teacher that was never updated is an error.
     TEACHER_CHECK_STEPS = 200
@@ -175,12 +237,18 @@ class HPM(BaseSelfSupervisor):
         L, M = self.backbone.num_patches, self.backbone.num_masked
         alpha = self.masker.alpha
         n_hard = self.masker.num_hard(M, alpha)
-        scores = self.teacher_scores(inputs) if n_hard > 0 else None
+        gen = self.target_generator if self.with_target_generator else None
+        with_tokens = gen is not None and gen.from_teacher
+        scores = tokens = None
+        if n_hard > 0 or with_tokens:
+            scores, tokens = self.teacher_forward(inputs, n_hard > 0,
+                                                  with_tokens)
         mask = self.masker(scores, M, n_hard, B, L, device=inputs.device)
 
         latent, mask, ids_restore = self.backbone(inputs, mask)
         pred, pred_scores = self.neck(latent, ids_restore)
-        losses = self.head.loss(pred, pred_scores, inputs, mask, M)
+        target = inputs if gen is None else gen(inputs, tokens)
+        losses = self.head.loss(pred, pred_scores, target, mask, M)
         # a fill kernel, not a host-to-device copy (no sync on CUDA)
         losses['alpha'] = inputs.new_full((), alpha)
         return losses

@@ -1,16 +1,15 @@
 """HPM head: pixel reconstruction loss plus loss-prediction loss."""
 from typing import Dict
 
-import torch
 from mmpretrain.models.heads.mae_head import MAEPretrainHead
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from ..losses import pairwise_labels
+from .loss_prediction_mixin import LossPredictionMixin
 
 
 @MODELS.register_module()
-class HPMHead(MAEPretrainHead):
+class HPMHead(LossPredictionMixin, MAEPretrainHead):
     """Reconstruction loss on masked patches and the loss-prediction loss.
 
     Targets come from :class:`MAEPretrainHead` (MAE's patchify order,
@@ -39,11 +38,7 @@ class HPMHead(MAEPretrainHead):
             norm_pix=norm_pix,
             patch_size=patch_size,
             in_channels=in_channels)
-        if not float(loss_rec_weight) >= 0:
-            raise ValueError('HPMHead: loss_rec_weight must be >= 0, got '
-                             f'{loss_rec_weight}')
-        self.loss_pred = MODELS.build(loss_pred)
-        self.loss_rec_weight = float(loss_rec_weight)
+        self._build_loss_pred(loss_pred, loss_rec_weight)
 
     def loss(self, pred: Tensor, scores: Tensor, imgs: Tensor, mask: Tensor,
              num_masked: int) -> Dict[str, Tensor]:
@@ -58,29 +53,10 @@ class HPMHead(MAEPretrainHead):
             num_masked (int): Masked patches per image, M.
 
         Returns:
-            dict[str, Tensor]: ``loss_rec``, ``loss_pred`` and ``rank_acc``
-            (fraction of ordered pairs of masked patches with distinct losses
-            that the scores order correctly; logged, not optimised).
+            dict[str, Tensor]: ``loss_rec``, ``loss_pred`` and ``rank_acc``,
+            see :meth:`losses_from_per_patch`.
         """
         target = self.construct_target(imgs)
         per_patch = (pred.float() - target.float()).pow(2).mean(dim=-1)
-        maskf = mask.to(per_patch.dtype)
-        loss_rec = (per_patch * maskf).sum() / maskf.sum()
-
-        # Masked patches of each image, sync-free since every row has M.
-        ids = torch.argsort(
-            mask.to(torch.uint8), dim=1, descending=True,
-            stable=True)[:, :num_masked]
-        s_m = torch.gather(scores, 1, ids)
-        l_m = torch.gather(per_patch, 1, ids).detach()
-        loss_pred = self.loss_pred(s_m, l_m)
-
-        with torch.no_grad():
-            pos, neg = pairwise_labels(l_m)
-            z = s_m.unsqueeze(1) - s_m.unsqueeze(2)
-            correct = (pos & (z > 0)) | (neg & (z < 0))
-            rank_acc = correct.sum() / (pos.sum() + neg.sum()).clamp(min=1)
-        return dict(
-            loss_rec=self.loss_rec_weight * loss_rec,
-            loss_pred=loss_pred,
-            rank_acc=rank_acc.float())
+        return self.losses_from_per_patch(per_patch, scores, mask,
+                                          num_masked)

@@ -19,7 +19,9 @@ class HPMDecoder(MAEPretrainDecoder):
     the same shape (``decoder_blocks_losspred``, ``decoder_norm_losspred``,
     ``decoder_pred_losspred``) whose ``p*p*3`` outputs per token are averaged
     into one predicted-loss score per patch, as in the released code (its
-    ``decoder_pred_losspred.weight`` is (p*p*3, 512)).
+    ``decoder_pred_losspred.weight`` is (p*p*3, 512)). For feature targets
+    only the reconstructor's last Linear changes width
+    (``predict_feature_dim``); the loss predictor keeps its p*p*3 outputs.
 
     Args:
         num_patches (int): Number of patches L. Defaults to 196.
@@ -31,6 +33,9 @@ class HPMDecoder(MAEPretrainDecoder):
         decoder_num_heads (int): Attention heads. Defaults to 16.
         mlp_ratio (float): MLP ratio. Defaults to 4.
         norm_cfg (dict): Norm layer config. Defaults to LN with eps 1e-6.
+        predict_feature_dim (int, optional): Output width of the
+            reconstructor (the target's channels, e.g. 512 for CLIP, 768 for
+            DINO or the EMA teacher). Defaults to None: p*p*in_chans pixels.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -44,7 +49,14 @@ class HPMDecoder(MAEPretrainDecoder):
                  decoder_num_heads: int = 16,
                  mlp_ratio: float = 4.,
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 predict_feature_dim: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        if predict_feature_dim is not None and (
+                isinstance(predict_feature_dim, bool)
+                or not isinstance(predict_feature_dim, int)
+                or predict_feature_dim < 1):
+            raise ValueError('HPMDecoder: predict_feature_dim must be a '
+                             f'positive int, got {predict_feature_dim!r}')
         super().__init__(
             num_patches=num_patches,
             patch_size=patch_size,
@@ -55,6 +67,7 @@ class HPMDecoder(MAEPretrainDecoder):
             decoder_num_heads=decoder_num_heads,
             mlp_ratio=mlp_ratio,
             norm_cfg=norm_cfg,
+            predict_feature_dim=predict_feature_dim,
             init_cfg=init_cfg)
         self.decoder_blocks_losspred = nn.ModuleList([
             TransformerEncoderLayer(
@@ -100,7 +113,8 @@ class HPMDecoder(MAEPretrainDecoder):
             tokens (Tensor): Decoder input (B, 1 + L, D).
 
         Returns:
-            Tensor: Predicted pixels (B, L, p*p*3).
+            Tensor: Predicted pixels (B, L, p*p*3), or features
+            (B, L, predict_feature_dim).
         """
         for blk in self.decoder_blocks:
             tokens = blk(tokens)
@@ -129,8 +143,8 @@ class HPMDecoder(MAEPretrainDecoder):
             ids_restore (Tensor, optional): (B, L), see :meth:`embed`.
 
         Returns:
-            tuple[Tensor, Tensor]: pixels (B, L, p*p*3) and predicted-loss
-            scores (B, L).
+            tuple[Tensor, Tensor]: pixels (B, L, p*p*3) or features
+            (B, L, predict_feature_dim), and predicted-loss scores (B, L).
         """
         tokens = self.embed(x, ids_restore)
         return self.reconstruct(tokens), self.predict_loss(tokens)

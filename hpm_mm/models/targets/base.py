@@ -1,0 +1,148 @@
+"""Reconstruction targets computed by a frozen network on the full image."""
+import os.path as osp
+from typing import Dict, Mapping, Optional
+
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from hpm_mm.converters import CheckpointError, load_checkpoint
+from hpm_mm.converters.clip import is_torchscript
+
+
+class FeatureTarget(BaseModule):
+    """Base of HPM's feature targets (mmpretrain's ``target_generator``).
+
+    A target maps the normalised images (and, for :attr:`from_teacher`
+    targets, the EMA teacher's encoder tokens of the same step) to one
+    feature vector per patch, (B, L, C), with no gradient.
+
+    Attributes:
+        from_teacher (bool): Needs the teacher's tokens of the unmasked
+            image (:class:`HPM` then runs the teacher's encoder every step).
+        out_channels (int | None): C, or None when it is the encoder width.
+        num_patches (int | None): L the target produces, or None when it
+            follows the student.
+    """
+
+    from_teacher = False
+    out_channels: Optional[int] = None
+    num_patches: Optional[int] = None
+
+    def init_weights(self) -> None:
+        """Nothing to initialise: weights come from a checkpoint or none."""
+
+    def forward(self,
+                inputs: Tensor,
+                teacher_tokens: Optional[Tensor] = None) -> Tensor:
+        """Compute the target.
+
+        Args:
+            inputs (Tensor): Normalised images (B, 3, H, W).
+            teacher_tokens (Tensor, optional): Teacher encoder output on all
+                patches (B, 1 + L, C), cls first.
+
+        Returns:
+            Tensor: Target features (B, L, C), no gradient.
+        """
+        raise NotImplementedError
+
+
+class FrozenNetworkTarget(FeatureTarget):
+    """A target network loaded from a checkpoint and never trained.
+
+    Subclasses build ``self.net`` and call :meth:`load_frozen`. The weights
+    become non-persistent buffers: the optimizer never sees them, they get
+    no gradient, and training checkpoints do not carry them (they are read
+    again from ``checkpoint`` whenever the model is built). The network
+    stays in eval mode whatever :meth:`train` is asked.
+
+    Args:
+        checkpoint (str): Path (or URL) of the target network's weights.
+        init_cfg (dict, optional): Unused; the weights are the checkpoint's.
+    """
+
+    def __init__(self, checkpoint: str,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not isinstance(checkpoint, str) or not checkpoint:
+            raise ValueError(f'{type(self).__name__}: checkpoint must be a '
+                             f'path, got {checkpoint!r}')
+        self.checkpoint = checkpoint
+
+    def read_state(self) -> Dict[str, Tensor]:
+        """The tensors of :attr:`checkpoint` (``state_dict``/``model`` if
+        present), without a ``module.`` prefix.
+
+        Raises:
+            CheckpointError: Missing or unreadable file, or no tensors.
+        """
+        name = type(self).__name__
+        if osp.isfile(self.checkpoint) and is_torchscript(self.checkpoint):
+            raise CheckpointError(
+                f'{name}: {self.checkpoint} is a TorchScript archive (as '
+                "OpenAI's CLIP release); convert it with tools/"
+                'convert_checkpoint.py SRC DST --to clip-target')
+        try:
+            obj = load_checkpoint(self.checkpoint)
+        except CheckpointError as err:
+            raise CheckpointError(f'{name}: {err}') from err
+        if isinstance(obj, Mapping):
+            for key in ('state_dict', 'model'):
+                if isinstance(obj.get(key), Mapping):
+                    obj = obj[key]
+                    break
+        state = {}
+        if isinstance(obj, Mapping):
+            for key, val in obj.items():
+                if isinstance(key, str) and isinstance(val, Tensor):
+                    state[key[7:] if key.startswith('module.') else key] = val
+        if not state:
+            raise CheckpointError(
+                f'{name}: no tensors in checkpoint {self.checkpoint}')
+        return state
+
+    def load_frozen(self, state: Dict[str, Tensor]) -> None:
+        """Load ``state`` into ``self.net`` exactly, then freeze it.
+
+        Raises:
+            CheckpointError: Keys missing or unexpected, or shapes that
+                differ; the one-line message names them.
+        """
+        own = self.net.state_dict()
+        missing = sorted(k for k in own if k not in state)
+        unexpected = sorted(k for k in state if k not in own)
+        bad = sorted(f'{k} {tuple(state[k].shape)} vs model '
+                     f'{tuple(own[k].shape)}' for k in own.keys()
+                     & state.keys() if state[k].shape != own[k].shape)
+        problems = []
+        for what, keys in (('missing keys', missing),
+                           ('unexpected keys', unexpected),
+                           ('shape mismatch', bad)):
+            if keys:
+                more = f' (+{len(keys) - 4} more)' if len(keys) > 4 else ''
+                problems.append(f'{what}: {", ".join(keys[:4])}{more}')
+        if problems:
+            raise CheckpointError(
+                f'{type(self).__name__}: checkpoint {self.checkpoint} does '
+                f'not fit the target network: {"; ".join(problems)}')
+        self.net.load_state_dict(state, strict=True)
+        _freeze_as_buffers(self.net)
+        self.net.eval()
+        print_log(
+            f'{type(self).__name__}: loaded {len(state)} tensors from '
+            f'{self.checkpoint}', logger='current')
+
+    def train(self, mode: bool = True) -> 'FrozenNetworkTarget':
+        """Keep the target network in eval mode whatever ``mode`` is."""
+        super().train(mode)
+        self.net.eval()
+        return self
+
+
+def _freeze_as_buffers(module: nn.Module) -> None:
+    """Turn every parameter of ``module`` into a non-persistent buffer."""
+    for mod in module.modules():
+        for name, param in list(mod.named_parameters(recurse=False)):
+            delattr(mod, name)
+            mod.register_buffer(name, param.detach(), persistent=False)
