@@ -28,7 +28,11 @@ def eval_pipeline(img_size: int = 224) -> List[dict]:
     """PIL decoding, bicubic resize of the short side to ``img_size /
     0.875``, center crop ``img_size`` (mmpretrain transforms)."""
     return [
-        dict(type='LoadImageFromFile', imdecode_backend='pillow'),
+        # torchvision's default_loader: PIL, RGB, EXIF orientation ignored
+        dict(
+            type='CheckedLoadImageFromFile',
+            imdecode_backend='pillow',
+            color_type='color_ignore_orientation'),
         dict(
             type='ResizeEdge',
             scale=int(round(img_size / CROP_RATIO)),
