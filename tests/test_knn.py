@@ -36,6 +36,8 @@ def test_separable_clusters_are_classified_exactly():
     """Each val sample sits next to its own class's train cluster: every k
     (even k = all 200 train samples) must give 100% top-1 and top-5."""
     train, train_y = _clusters(50, 4, 16, 0.1, seed=0)
+    order = torch.randperm(200, generator=torch.Generator().manual_seed(0))
+    train, train_y = train[order], train_y[order]  # classes mixed in chunks
     val, val_y = _clusters(20, 4, 16, 0.1, seed=1)
     res = knn_classify(train, train_y, val, val_y, ks=(10, 20, 100, 200),
                        query_chunk=7, key_chunk=33)
@@ -63,22 +65,20 @@ def test_shuffled_labels_are_near_chance():
 
 
 def _brute_force(train, train_y, val, val_y, ks, temperature, num_classes):
-    """Full similarity matrix, full sort, per-sample Python votes."""
-    sim = val @ train.T  # (M, N): fine at test sizes
+    """Full similarity matrix, full sort, per-sample numpy votes."""
+    sim = (val @ train.T).double().numpy()  # (M, N): fine at test sizes
+    train_y, val_y = train_y.numpy(), val_y.numpy()
     out = {}
     for k in ks:
         top1 = top5 = 0
         for i in range(len(val)):
-            order = sim[i].argsort(descending=True)[:k]
-            votes = [0.0] * num_classes
-            for j in order.tolist():
-                votes[int(train_y[j])] += float(
-                    torch.exp(sim[i, j] / temperature))
-            ranked = sorted(
-                (c for c in range(num_classes) if votes[c] > 0),
-                key=lambda c: -votes[c])
-            top1 += ranked[0] == int(val_y[i])
-            top5 += int(val_y[i]) in ranked[:5]
+            order = np.argsort(-sim[i])[:k]
+            votes = np.zeros(num_classes)
+            np.add.at(votes, train_y[order], np.exp(sim[i, order] /
+                                                    temperature))
+            ranked = [c for c in np.argsort(-votes) if votes[c] > 0]
+            top1 += ranked[0] == val_y[i]
+            top5 += val_y[i] in ranked[:5]
         out[k] = dict(top1=100.0 * top1 / len(val),
                       top5=100.0 * top5 / len(val))
     return out
@@ -90,15 +90,18 @@ def test_chunked_search_equals_the_full_matrix():
     val = F.normalize(torch.randn(43, 24, generator=g), dim=1)
     train_y = torch.randint(0, 9, (150, ), generator=g)
     val_y = torch.randint(0, 9, (43, ), generator=g)
-    # neighbours: chunks smaller than k, a ragged last chunk
-    sims, idx = topk_neighbours(val, train, k=50, key_chunk=37)
-    full = (val @ train.T).topk(50, dim=1)
-    assert torch.equal(idx, full.indices)
-    assert torch.allclose(sims, full.values, atol=1e-6)
-    ks = (1, 3, 10, 40, 150)
-    chunked = knn_classify(train, train_y, val, val_y, ks=ks,
-                           temperature=0.07, query_chunk=10, key_chunk=37)
-    assert chunked == _brute_force(train, train_y, val, val_y, ks, 0.07, 9)
+    # neighbours: k below and above the chunk size, a ragged last chunk
+    for k in (5, 50):
+        sims, idx = topk_neighbours(val, train, k=k, key_chunk=37)
+        full = (val @ train.T).topk(k, dim=1)
+        assert torch.equal(idx, full.indices)
+        assert torch.allclose(sims, full.values, atol=1e-6)
+    for ks in ((1, 3, 10), (1, 3, 10, 40, 150)):
+        chunked = knn_classify(train, train_y, val, val_y, ks=ks,
+                               temperature=0.07, query_chunk=10,
+                               key_chunk=37)
+        assert chunked == _brute_force(train, train_y, val, val_y, ks, 0.07,
+                                       9)
     # a different temperature changes the votes, and is followed
     hot = knn_classify(train, train_y, val, val_y, ks=(150, ),
                        temperature=1.0, query_chunk=10, key_chunk=37)
