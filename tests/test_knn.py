@@ -139,10 +139,9 @@ def test_eval_transform_is_dinos(tmp_path):
     DINO/main_knn.py: Resize(256, bicubic), CenterCrop(224), ToTensor,
     Normalize (channel order included)."""
     from mmengine.dataset import pseudo_collate
-    from mmpretrain.models import ClsDataPreprocessor
     from torchvision import transforms as T
 
-    from hpm_mm.evaluation.features import IMAGENET_MEAN, IMAGENET_STD
+    from hpm_mm.evaluation.features import eval_preprocessor
     root = tmp_path / 'data'
     (root / 'val').mkdir(parents=True)
     (root / 'meta').mkdir()
@@ -153,12 +152,12 @@ def test_eval_transform_is_dinos(tmp_path):
         np.tile(np.linspace(255, 0, 200)[:, None], (1, 300)),
         rng.integers(0, 256, (200, 300)).astype(float)
     ], axis=2).astype(np.uint8)
-    Image.fromarray(arr).save(root / 'val' / 'a.JPEG', quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90": torchvision's loader ignores it
+    Image.fromarray(arr).save(root / 'val' / 'a.JPEG', quality=95, exif=exif)
     (root / 'meta' / 'val.txt').write_text('a.JPEG 0\n')
     dataset = build_split(str(root), 'val', img_size=224)
-    pre = ClsDataPreprocessor(mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                              to_rgb=True)
-    ours = pre(pseudo_collate([dataset[0]]))['inputs'][0]
+    ours = eval_preprocessor()(pseudo_collate([dataset[0]]))['inputs'][0]
     dino = T.Compose([
         T.Resize(256, interpolation=T.InterpolationMode.BICUBIC),
         T.CenterCrop(224),

@@ -44,6 +44,12 @@ def eval_pipeline(img_size: int = 224) -> List[dict]:
     ]
 
 
+def eval_preprocessor() -> ClsDataPreprocessor:
+    """Stacks a batch, BGR (mmcv's order) -> RGB, ImageNet mean/std."""
+    return ClsDataPreprocessor(
+        mean=IMAGENET_MEAN, std=IMAGENET_STD, to_rgb=True)
+
+
 def build_split(data_root: str, split: str,
                 img_size: int = 224) -> CustomDataset:
     """One split of an ImageNet-format dataset.
@@ -112,8 +118,7 @@ def extract_features(encoder: nn.Module,
         num_workers=num_workers,
         collate_fn=pseudo_collate,
         persistent_workers=False)
-    preprocess = ClsDataPreprocessor(
-        mean=IMAGENET_MEAN, std=IMAGENET_STD, to_rgb=True).to(device)
+    preprocess = eval_preprocessor().to(device)
     bar = None
     if progress and rank == 0:
         from mmengine.utils import ProgressBar
