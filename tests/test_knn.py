@@ -19,8 +19,9 @@ from hpm_mm.evaluation import (build_encoder, build_split, extract_features,
                                knn_classify, labels_of, topk_neighbours)
 
 from .conftest import ROOT
-from .downstream.helpers import (build_hpm, load_tool, released_checkpoint,
-                                 save_hpm_checkpoint, write_imagenet)
+from .downstream.helpers import (build_hpm, convert, load_tool,
+                                 released_checkpoint, save_hpm_checkpoint,
+                                 write_imagenet)
 
 
 def _clusters(n_per_class, num_classes, dim, noise, seed):
@@ -189,23 +190,24 @@ def _cls_features(backbone, x):
         return backbone(x, mask=None)[0][:, 0]
 
 
-@pytest.mark.parametrize('fmt', ['hpm', 'released'])
+@pytest.mark.parametrize('fmt', ['hpm', 'released', 'mmpretrain'])
 @pytest.mark.parametrize('source', ['student', 'teacher'])
 def test_encoder_gives_the_pretrained_cls_token(fmt, source, tiny_hpm,
-                                                tmp_path):
+                                                tmp_path, request):
     path = str(tmp_path / 'ckpt.pth')
-    if fmt == 'hpm':
-        save_hpm_checkpoint(tiny_hpm, path)
-    else:
+    save_hpm_checkpoint(tiny_hpm, path)
+    if fmt == 'released':
         torch.save(released_checkpoint(tiny_hpm), path)
+    elif fmt == 'mmpretrain':  # tools/convert_checkpoint.py --to mmpretrain
+        convert(path, path + '.vit', 'mmpretrain', '--source', source)
+        path, source = path + '.vit', 'student'  # one encoder in the file
     encoder = build_encoder(path, source=source, num_heads=2)
     x = torch.randn(3, 3, 64, 64)
     with torch.no_grad():
         ours = encoder(x)[0]
-    net = tiny_hpm.backbone if source == 'student' else \
-        tiny_hpm.teacher.module.backbone
-    other = tiny_hpm.teacher.module.backbone if source == 'student' else \
-        tiny_hpm.backbone
+    net, other = tiny_hpm.backbone, tiny_hpm.teacher.module.backbone
+    if 'teacher' in request.node.callspec.id:
+        net, other = other, net
     assert torch.allclose(ours, _cls_features(net, x), atol=1e-5)
     assert not torch.allclose(ours, _cls_features(other, x), atol=1e-3)
     assert not any(p.requires_grad for p in encoder.parameters())
@@ -223,6 +225,18 @@ def test_encoder_needs_a_head_count_and_whole_weights(tiny_hpm, tmp_path):
     torch.save(dict(state_dict=state), path)
     with pytest.raises(CheckpointError, match='missing ln1.weight'):
         build_encoder(path, num_heads=2)
+
+
+def test_head_count_of_standard_vits_and_configs():
+    from hpm_mm.evaluation import arch_from_config, standard_num_heads
+    base = dict(embed_dims=768, num_layers=12, feedforward_channels=3072)
+    large = dict(embed_dims=1024, num_layers=24, feedforward_channels=4096)
+    assert standard_num_heads(base) == 12
+    assert standard_num_heads(large) == 16
+    assert standard_num_heads(dict(base, num_layers=5)) is None
+    for name, heads in (('hpm_vit-b.py', 12), ('hpm_vit-l.py', 16)):
+        arch = arch_from_config(osp.join(ROOT, 'configs', 'pretrain', name))
+        assert arch['num_heads'] == heads
 
 
 # ------------------------------------------------------------ distributed --

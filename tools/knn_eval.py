@@ -7,7 +7,8 @@ Examples::
         --data-root data/imagenet --source teacher --out knn.json
     # a config gives the architecture (needed for non-standard ViTs)
     python tools/knn_eval.py configs/pretrain/hpm_vit-b.py \\
-        --checkpoint work_dirs/hpm_vit-b/epoch_800.pth --data-root data/imagenet
+        --checkpoint work_dirs/hpm_vit-b/epoch_800.pth \\
+        --data-root data/imagenet
     # 8 GPUs: each encodes 1/8 of the images, rank 0 classifies
     python -m torch.distributed.run --nproc_per_node 8 tools/knn_eval.py \\
         checkpoints/hpm_vit-b_800e.pth --data-root data/imagenet \\

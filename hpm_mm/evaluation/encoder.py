@@ -9,7 +9,6 @@ standard ViTs (ViT-B: 12 heads, ViT-L: 16, ...).
 """
 from typing import Optional, Union
 
-import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmpretrain.models import VisionTransformer
