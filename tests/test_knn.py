@@ -351,3 +351,6 @@ def test_knn_eval_tool_errors_are_one_line(tmp_path, capsys, tiny_hpm):
     with pytest.raises(SystemExit):
         tool.main(['configs/pretrain/hpm_vit-b.py', '--data-root', '.'])
     assert 'a config needs --checkpoint' in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # before any image is encoded
+        tool.main([ckpt, '--data-root', '.', '--ks', '10', '0'])
+    assert '--ks must be positive' in capsys.readouterr().err

@@ -79,15 +79,22 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument('--out', help='write the results to this JSON file')
     add_launcher_args(parser)
     args = parse_common_args(parser, argv)
+    for name in ('img_size', 'batch_size', 'query_chunk', 'key_chunk'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be positive')
+    if min(args.ks) < 1:
+        parser.error(f'--ks must be positive, got {args.ks}')
+    if args.temperature <= 0:
+        parser.error(f'--temperature must be positive, got {args.temperature}')
+    args.config = None
     if args.config_or_checkpoint.endswith('.py'):
         if not args.checkpoint:
             parser.error('a config needs --checkpoint')
-        args.config, args.checkpoint = args.config_or_checkpoint, \
-            args.checkpoint
+        args.config = args.config_or_checkpoint
+    elif args.checkpoint:
+        parser.error('--checkpoint only follows a config')
     else:
-        if args.checkpoint:
-            parser.error('--checkpoint only follows a config')
-        args.config, args.checkpoint = None, args.config_or_checkpoint
+        args.checkpoint = args.config_or_checkpoint
     return args
 
 

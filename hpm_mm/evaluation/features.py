@@ -35,7 +35,7 @@ def eval_pipeline(img_size: int = 224) -> List[dict]:
             color_type='color_ignore_orientation'),
         dict(
             type='ResizeEdge',
-            scale=int(round(img_size / CROP_RATIO)),
+            scale=int(img_size / CROP_RATIO),
             edge='short',
             backend='pillow',
             interpolation='bicubic'),
