@@ -136,7 +136,8 @@ model = {model!r}
 train_dataloader = dict(
     batch_size={batch_size}, num_workers=0, persistent_workers=False,
     dataset=dict(data_root={data_root!r}, pipeline=[
-        dict(type='CheckedLoadImageFromFile'),
+        dict(type='CheckedLoadImageFromFile', imdecode_backend='pillow',
+                 color_type='color_ignore_orientation'),
         dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.0),
              backend='pillow', interpolation='bicubic'),
         dict(type='RandomFlip', prob=0.5),

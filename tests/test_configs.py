@@ -25,6 +25,13 @@ def check_recipe(cfg: Config, path: str) -> None:
         'CheckedLoadImageFromFile', 'RandomResizedCrop', 'RandomFlip',
         'PackInputs'
     ]
+    # the authors' data loading: PIL decoding, last partial batch dropped;
+    # mmcv returns BGR, the preprocessor makes it RGB
+    load = cfg.train_dataloader.dataset.pipeline[0]
+    assert load.get('imdecode_backend') == 'pillow'
+    assert load.get('color_type') == 'color_ignore_orientation'
+    assert cfg.train_dataloader.drop_last is True
+    assert cfg.model.data_preprocessor.to_rgb is True
     if osp.basename(path) != DEMO:  # the paper's recipe
         assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1.5e-4 * 8)
         assert cfg.train_dataloader.batch_size * 8 == 2048
@@ -74,3 +81,43 @@ def test_recipes():
     mae = Config.fromfile(osp.join(ROOT, 'configs/pretrain/mae_vit-b.py'))
     assert mae.model.type == 'MAE' and mae.model.head.norm_pix is False
     assert mae.optim_wrapper == b.optim_wrapper
+
+
+def test_model_input_is_the_authors_pil_tensor(tmp_path):
+    """Loader + data preprocessor of the pre-training configs give the
+    tensor of the authors' pipeline: PIL ``Image.open(f).convert('RGB')``
+    (no EXIF rotation), ToTensor, Normalize (crop and flip aside)."""
+    import numpy as np
+    import torch
+    from mmpretrain.registry import TRANSFORMS
+    from PIL import Image
+    from torchvision import transforms as T
+
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/pretrain/hpm_vit-b.py'))
+    rng = np.random.default_rng(0)
+    # a different ramp per channel: a swapped channel order cannot match
+    arr = np.stack([
+        np.tile(np.linspace(0, 255, 48), (40, 1)),
+        np.tile(np.linspace(255, 0, 40)[:, None], (1, 48)),
+        rng.integers(0, 256, (40, 48)).astype(float)
+    ], axis=2).astype(np.uint8)
+    path = str(tmp_path / 'img.JPEG')
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90": torchvision's loader ignores it
+    Image.fromarray(arr).save(path, quality=90, exif=exif)
+
+    load = TRANSFORMS.build(cfg.train_dataloader.dataset.pipeline[0])
+    pack = TRANSFORMS.build(dict(type='PackInputs'))
+    sample = pack(load(dict(img_path=path)))
+    preprocessor = MODELS.build(cfg.model.data_preprocessor)
+    # a batch of one, as the configs' default_collate stacks it
+    ours = preprocessor(dict(inputs=sample['inputs'][None],
+                             data_samples=[sample['data_samples']]))['inputs']
+    ours = ours[0] if isinstance(ours, list) else ours  # one view
+
+    ref = T.Compose([
+        T.ToTensor(),
+        T.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+    ])(Image.open(path).convert('RGB'))
+    assert ours.shape == (1, 3, 40, 48)
+    assert torch.allclose(ours[0], ref, atol=1e-5)

@@ -2,9 +2,11 @@
 # cls token after the final norm, BatchNorm without affine (eps 1e-6), a
 # linear head; SGD momentum 0.9, no weight decay, base lr 1e-3 scaled as
 # lr = base lr x batch / 256 (8 GPUs x 256 = 2048 -> 8e-3), 10 warm-up
-# epochs then cosine, 100 epochs, RandomResizedCrop + flip. Model and data
-# come from mmpretrain's MAE linear-probe config (which uses LARS at batch
-# 16384); the optimizer, batch and schedule are HPM's.
+# epochs then cosine, 100 epochs, RandomResizedCrop + flip, resize 256 +
+# center crop 224 at test, all bicubic (the authors' main_linprob.py; the
+# inherited mmpretrain pipelines are bilinear). Model and data come from
+# mmpretrain's MAE linear-probe config (which uses LARS at batch 16384);
+# the optimizer, batch, schedule and interpolation are HPM's.
 #
 #   tools/dist_train.sh \
 #       configs/cls/hpm_vit-base-p16_8xb256-linear-coslr-100e_in1k.py 8
@@ -18,7 +20,30 @@ model = dict(
             checkpoint='checkpoints/hpm_vit-b_800e.pth',
             prefix='backbone.')))
 
-train_dataloader = dict(batch_size=256)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='ResizeEdge',
+        scale=256,
+        edge='short',
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(batch_size=256, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 optim_wrapper = dict(
     _delete_=True,

@@ -35,7 +35,8 @@ train_dataloader = dict(
     dataset=dict(
         data_root=data_root,
         pipeline=[
-            dict(type='CheckedLoadImageFromFile'),
+            dict(type='CheckedLoadImageFromFile', imdecode_backend='pillow',
+                 color_type='color_ignore_orientation'),
             dict(
                 type='RandomResizedCrop',
                 scale=img_size,

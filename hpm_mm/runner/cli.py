@@ -1,6 +1,7 @@
-"""Command-line options shared by tools/train.py and tools/test.py."""
+"""Command-line options shared by the tools (train, test, knn_eval)."""
 import argparse
 import os
+from typing import List, Optional
 
 from mmengine.config import DictAction
 
@@ -12,6 +13,11 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         nargs='+',
         action=DictAction,
         help='override config entries, e.g. train_dataloader.batch_size=64')
+    add_launcher_args(parser)
+
+
+def add_launcher_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--launcher`` and ``--local-rank``."""
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -20,8 +26,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def parse_common_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse and export ``LOCAL_RANK`` as the OpenMMLab launchers expect."""
-    args = parser.parse_args()
+def parse_common_args(parser: argparse.ArgumentParser,
+                      argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse ``argv`` (default: the command line) and export
+    ``LOCAL_RANK`` as the OpenMMLab launchers expect."""
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args

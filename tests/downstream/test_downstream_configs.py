@@ -29,8 +29,8 @@ FAMILY = dict(
 
 def test_all_configs_present():
     assert {osp.basename(c) for c in CONFIGS} == {
-        'hpm_vit-base-p16_8xb128-coslr-100e_in1k.py',
-        'hpm_vit-large-p16_8xb128-coslr-50e_in1k.py',
+        'hpm_vit-base-p16_8xb48-coslr-100e_in1k.py',
+        'hpm_vit-large-p16_8xb64-coslr-50e_in1k.py',
         'hpm_vit-base-p16_8xb256-linear-coslr-100e_in1k.py',
         'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py',
         'hpm_vit-large-p16_mask-rcnn_8xb8-lsj-100e_coco.py',
@@ -80,7 +80,7 @@ def test_large_configs_are_consistent_at_full_size(path):
 
 
 def test_classification_recipes():
-    ft = config('configs/cls/hpm_vit-base-p16_8xb128-coslr-100e_in1k.py')
+    ft = config('configs/cls/hpm_vit-base-p16_8xb48-coslr-100e_in1k.py')
     bb, ow = ft.model.backbone, ft.optim_wrapper
     assert (bb.arch, bb.out_type, bb.final_norm) == ('base', 'avg_featmap',
                                                      False)
@@ -92,9 +92,11 @@ def test_classification_recipes():
     assert ow.constructor == 'LearningRateDecayOptimWrapperConstructor'
     assert ow.paramwise_cfg.layer_decay_rate == 0.8
     assert ow.optimizer.type == 'AdamW'
-    assert ow.optimizer.lr == pytest.approx(5e-4 * 1024 / 256)
+    # the authors' scripts/finetune_base.sh: 8 GPUs x 48, blr 5e-4
+    assert ow.optimizer.lr == pytest.approx(5e-4 * 384 / 256)
     assert ow.optimizer.weight_decay == 0.05
-    assert ft.train_dataloader.batch_size * 8 == 1024
+    assert ft.train_dataloader.batch_size * 8 == 384
+    assert ft.auto_scale_lr.base_batch_size == 384
     assert ft.train_cfg.max_epochs == 100
     assert [s.type for s in ft.param_scheduler] == [
         'LinearLR', 'CosineAnnealingLR'
@@ -111,12 +113,16 @@ def test_classification_recipes():
     assert steps['RandAugment'].policies == 'timm_increasing'
     assert steps['RandomErasing'].erase_prob == 0.25
 
-    large = config('configs/cls/hpm_vit-large-p16_8xb128-coslr-50e_in1k.py')
+    large = config('configs/cls/hpm_vit-large-p16_8xb64-coslr-50e_in1k.py')
     assert large.model.backbone.arch == 'large'
     assert large.train_cfg.max_epochs == 50
     assert large.param_scheduler[1].end == 50
     assert large.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.8
-    assert large.optim_wrapper.optimizer.lr == ow.optimizer.lr
+    # scripts/finetune_large.sh: 8 GPUs x 64, blr 5e-4
+    assert large.train_dataloader.batch_size * 8 == 512
+    assert large.optim_wrapper.optimizer.lr == pytest.approx(5e-4 * 512 /
+                                                             256)
+    assert large.auto_scale_lr.base_batch_size == 512
     assert large.model.backbone.drop_path_rate == 0.1
 
     lin = config(
@@ -133,6 +139,16 @@ def test_classification_recipes():
     assert [t.type for t in lin.train_dataloader.dataset.pipeline] == [
         'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'PackInputs'
     ]
+    # bicubic everywhere, as the authors' main_linprob.py
+    crop = lin.train_dataloader.dataset.pipeline[1]
+    assert (crop.scale, crop.interpolation, crop.backend) == (224, 'bicubic',
+                                                              'pillow')
+    for loader in (lin.val_dataloader, lin.test_dataloader):
+        steps = {t.type: t for t in loader.dataset.pipeline}
+        resize = steps['ResizeEdge']
+        assert (resize.scale, resize.edge, resize.interpolation,
+                resize.backend) == (256, 'short', 'bicubic', 'pillow')
+        assert steps['CenterCrop'].crop_size == 224
 
 
 def test_linear_probe_norm_is_batchnorm_without_affine(hpm_ckpt):
@@ -211,6 +227,11 @@ def test_segmentation_recipe():
     assert large.optim_wrapper.paramwise_cfg.num_layers == 24
     assert large.model.backbone.out_indices == [7, 11, 15, 23]
     assert large.optim_wrapper.type == 'AmpOptimWrapper'
+    # not published; chosen to keep ViT-B's patch-embedding lr multiplier
+    decay = large.optim_wrapper.paramwise_cfg.layer_decay_rate
+    assert decay == 0.8
+    assert decay**25 == pytest.approx(0.65**13, rel=0.05)
+    assert large.model.backbone.drop_path_rate == 0.2
 
 
 def test_layer_decay_groups_for_detector(hpm_ckpt):

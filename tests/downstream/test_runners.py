@@ -42,7 +42,7 @@ def _backbone(runner):
 
 
 @pytest.mark.parametrize('name, source', [
-    ('hpm_vit-base-p16_8xb128-coslr-100e_in1k.py', 'teacher'),
+    ('hpm_vit-base-p16_8xb48-coslr-100e_in1k.py', 'teacher'),
     ('hpm_vit-base-p16_8xb256-linear-coslr-100e_in1k.py', 'student'),
 ])
 def test_classification(tmp_path, hpm_model, hpm_ckpt, name, source):

@@ -1,19 +1,25 @@
 # Shared HPM/MAE pre-training recipe on ImageNet-1K (HPM_SPEC section 3):
 # AdamW (0.9, 0.95), wd 0.05 except 1-D params, lr 1.5e-4 * batch / 256,
 # 40 warm-up epochs then half-cycle cosine to 0 (per iteration), grad clip
-# 5.0, fp16 AMP, RandomResizedCrop(0.2, 1) bicubic + flip.
+# 5.0, fp16 AMP, PIL decoding, RandomResizedCrop(0.2, 1) bicubic + flip,
+# the last incomplete batch of an epoch dropped.
 _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs512_mae.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['hpm_mm'], allow_failed_imports=False)
 
-# 8 GPUs x 256 = 2048 images per step, the authors' total batch.
-# collate_fn is redefined because mmengine tags dicts inherited through
-# `mmpretrain::` with `_scope_`, which default_collate() does not accept.
+# Decoding as the authors' torchvision `default_loader`,
+# `Image.open(f).convert('RGB')`: PIL (OpenCV's JPEG decoder can give
+# slightly different pixels), EXIF orientation ignored. mmcv hands the image
+# on in BGR order like OpenCV would; the model's data preprocessor
+# (to_rgb=True) turns it into RGB.
 train_pipeline = [
     # names the file of a corrupt or truncated image instead of a grey one
-    dict(type='CheckedLoadImageFromFile'),
+    dict(
+        type='CheckedLoadImageFromFile',
+        imdecode_backend='pillow',
+        color_type='color_ignore_orientation'),
     dict(
         type='RandomResizedCrop',
         scale=224,
@@ -23,9 +29,13 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackInputs')
 ]
+# 8 GPUs x 256 = 2048 images per step, the authors' total batch.
+# collate_fn is redefined because mmengine tags dicts inherited through
+# `mmpretrain::` with `_scope_`, which default_collate() does not accept.
 train_dataloader = dict(
     batch_size=256,
     num_workers=8,
+    drop_last=True,  # as the authors' DataLoader: every step has 2048
     collate_fn=dict(_delete_=True, type='default_collate'),
     dataset=dict(pipeline=train_pipeline))
 

@@ -44,8 +44,14 @@ class CheckedLoadImageFromFile(LoadImageFromFile):
                 return None
             raise FileNotFoundError(f'image not found: {filename}') from None
         problem = image_bytes_problem(data)
-        img = None if problem else mmcv.imfrombytes(
-            data, flag=self.color_type, backend=self.imdecode_backend)
+        img = None
+        if not problem:
+            try:
+                img = mmcv.imfrombytes(
+                    data, flag=self.color_type, backend=self.imdecode_backend)
+            except (OSError, ValueError, SyntaxError) as err:
+                # PIL raises (cv2 returns None); its message has no name
+                problem = f'cannot be decoded: {err}'
         if img is None:
             if self.ignore_empty:
                 return None

@@ -1,0 +1,136 @@
+"""A frozen ViT encoder, built from any HPM checkpoint, for evaluation.
+
+The checkpoint may be an hpm_mm pretraining checkpoint (student or EMA
+teacher), the authors' released file, or ``backbone.*`` mmpretrain ViT
+weights (:mod:`hpm_mm.converters` detects which). The architecture is read
+off the weights; only the attention head count leaves no trace in them, so
+it comes from a config, from ``num_heads``, or from mmpretrain's table of
+standard ViTs (ViT-B: 12 heads, ViT-L: 16, ...).
+"""
+from typing import Optional, Union
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmpretrain.models import VisionTransformer
+
+from ..converters import (CheckpointError, extract_encoder, load_checkpoint,
+                          summarize_keys)
+from ..converters.validate import infer_vit_arch
+
+_ARCH_KEYS = ('embed_dims', 'num_layers', 'feedforward_channels')
+
+
+def arch_from_config(cfg: Union[str, Config]) -> dict:
+    """The ViT arch (with ``num_heads``) of a config's ``model.backbone``.
+
+    Args:
+        cfg (str | Config): A pretraining or classification config whose
+            ``model.backbone.arch`` is an mmpretrain arch name ('b',
+            'large', ...) or a dict.
+
+    Returns:
+        dict: ``embed_dims``, ``num_layers``, ``num_heads`` and
+        ``feedforward_channels``.
+    """
+    if isinstance(cfg, str):
+        cfg = Config.fromfile(cfg)
+    arch = cfg.get('model', {}).get('backbone', {}).get('arch')
+    if isinstance(arch, str):
+        if arch.lower() not in VisionTransformer.arch_zoo:
+            raise ValueError(f'model.backbone.arch {arch!r} is not an '
+                             'mmpretrain ViT arch')
+        return dict(VisionTransformer.arch_zoo[arch.lower()])
+    if isinstance(arch, dict) and 'num_heads' in arch:
+        return {k: arch[k] for k in ('num_heads', ) + _ARCH_KEYS if k in arch}
+    raise ValueError('the config has no model.backbone.arch with the '
+                     f'number of heads (got {arch!r})')
+
+
+def standard_num_heads(arch: dict) -> Optional[int]:
+    """Head count of the mmpretrain standard ViT with this shape, if any."""
+    heads = {
+        zoo['num_heads']
+        for zoo in VisionTransformer.arch_zoo.values()
+        if all(zoo.get(k) == arch[k] for k in _ARCH_KEYS)
+    }
+    return heads.pop() if len(heads) == 1 else None
+
+
+def build_encoder(checkpoint: str,
+                  source: str = 'student',
+                  num_heads: Optional[int] = None,
+                  config_arch: Optional[dict] = None) -> VisionTransformer:
+    """A frozen mmpretrain ``VisionTransformer`` holding a checkpoint's
+    encoder, returning the cls token after the final norm.
+
+    Every key is accounted for: weights the encoder needs but the file
+    lacks are an error, file keys the encoder does not use are logged.
+
+    Args:
+        checkpoint (str): Path or URL of the checkpoint.
+        source (str): 'student' or 'teacher' (the EMA teacher; hpm_mm and
+            released checkpoints only).
+        num_heads (int, optional): Attention heads, for a non-standard ViT.
+        config_arch (dict, optional): Arch from :func:`arch_from_config`;
+            its shape must agree with the weights.
+
+    Returns:
+        VisionTransformer: In eval mode, without gradients;
+        ``out_type='cls_token'``, ``final_norm=True``.
+
+    Raises:
+        CheckpointError: Unreadable or unknown checkpoint, missing encoder
+            weights, shapes that disagree with ``config_arch``, or an
+            unknown head count.
+    """
+    conv = extract_encoder(load_checkpoint(checkpoint), source=source)
+    arch = infer_vit_arch(conv.state)
+    shape = {k: arch[k] for k in _ARCH_KEYS}
+    if config_arch is not None:
+        differ = [k for k in _ARCH_KEYS
+                  if k in config_arch and config_arch[k] != shape[k]]
+        if differ:
+            raise CheckpointError(
+                f'{checkpoint} does not fit the config\'s arch: ' + ', '.join(
+                    f'{k} {shape[k]} vs config {config_arch[k]}'
+                    for k in differ))
+        num_heads = num_heads or config_arch.get('num_heads')
+    num_heads = num_heads or standard_num_heads(shape)
+    if not num_heads:
+        raise CheckpointError(
+            f'{checkpoint}: no standard ViT is {shape}; give the number of '
+            'attention heads (--num-heads or a config)')
+    if shape['embed_dims'] % num_heads:
+        raise CheckpointError(f'embed_dims {shape["embed_dims"]} is not '
+                              f'divisible by num_heads {num_heads}')
+    encoder = VisionTransformer(
+        arch=dict(shape, num_heads=num_heads),
+        img_size=arch['img_size'],
+        patch_size=arch['patch_size'],
+        in_channels=arch['in_channels'],
+        out_type='cls_token',
+        final_norm=True)
+    own = encoder.state_dict()
+    missing = [k for k in own if k not in conv.state]
+    unexpected = [k for k in conv.state if k not in own] + conv.unknown
+    bad = [
+        f'{k} {tuple(v.shape)} vs {tuple(own[k].shape)}'
+        for k, v in conv.state.items() if k in own and v.shape != own[k].shape
+    ]
+    if missing or bad:
+        raise CheckpointError(
+            f'{checkpoint} does not hold a complete ViT encoder: ' +
+            '; '.join(filter(None, [
+                'missing ' + summarize_keys(missing) if missing else '',
+                'shape mismatch ' + ', '.join(bad[:4]) if bad else ''
+            ])))
+    encoder.load_state_dict({k: v for k, v in conv.state.items() if k in own})
+    print_log(
+        f'encoder from {checkpoint} (format {conv.source_format}; '
+        f'{"; ".join(conv.notes) or "-"}): {shape}, {num_heads} heads, '
+        f'{arch["img_size"][0]} px; unused keys: '
+        f'{summarize_keys(unexpected) or "none"}',
+        logger='current')
+    encoder.requires_grad_(False)
+    encoder.eval()  # mmpretrain's ViT.train() does not return the module
+    return encoder
