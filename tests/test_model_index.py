@@ -31,9 +31,9 @@ ALIASES = {
 }
 #: The paper's numbers (HPM_SPEC section 6, 800-epoch pre-training).
 PAPER = {
-    'vit-base-p16_hpm-800e-pre_8xb128-coslr-100e_in1k': ('Top 1 Accuracy',
+    'vit-base-p16_hpm-800e-pre_8xb48-coslr-100e_in1k': ('Top 1 Accuracy',
                                                          84.2),
-    'vit-large-p16_hpm-800e-pre_8xb128-coslr-50e_in1k': ('Top 1 Accuracy',
+    'vit-large-p16_hpm-800e-pre_8xb64-coslr-50e_in1k': ('Top 1 Accuracy',
                                                          85.8),
     'upernet_vit-base-p16_hpm-800e-pre_8xb2-amp-160k_ade20k-512x512':
     ('mIoU', 48.5),
@@ -113,8 +113,8 @@ def test_list_models_and_modelhub():
         '*hpm*', task='null')
     assert set(mmpretrain.list_models(
         '*hpm*', task='Image Classification')) == {
-            'vit-base-p16_hpm-800e-pre_8xb128-coslr-100e_in1k',
-            'vit-large-p16_hpm-800e-pre_8xb128-coslr-50e_in1k'}
+            'vit-base-p16_hpm-800e-pre_8xb48-coslr-100e_in1k',
+            'vit-large-p16_hpm-800e-pre_8xb64-coslr-50e_in1k'}
     # registering again (a second import path) is a no-op, not a conflict
     from hpm_mm.apis import register_hpm_models
     register_hpm_models()
@@ -174,7 +174,7 @@ def test_feature_extractor_student_and_teacher(tiny_ckpt, tmp_path):
 
 
 def test_inference_model_on_a_classifier_entry(tmp_path):
-    name = 'vit-base-p16_hpm-800e-pre_8xb128-coslr-100e_in1k'
+    name = 'vit-base-p16_hpm-800e-pre_8xb48-coslr-100e_in1k'
 
     def tiny():  # fresh: merging pops `_delete_`
         return dict(backbone=dict(arch=dict(TINY_ARCH, _delete_=True)),
