@@ -17,7 +17,7 @@ from typing import Any, List, Optional
 
 import hpm_mm  # noqa: F401  (allow-lists mmengine checkpoint types)
 from hpm_mm.converters import (TARGET_PREFIX, CheckpointError,
-                               convert_encoder, load_checkpoint,
+                               convert_encoder, read_checkpoint,
                                released_to_hpm, save_checkpoint,
                                summarize_keys)
 from hpm_mm.converters.validate import (compare, encoder_reference,
@@ -96,7 +96,7 @@ def convert(args: argparse.Namespace) -> None:
     """Run one conversion; raises :class:`CheckpointError` on bad input."""
     if osp.abspath(args.src) == osp.abspath(args.dst):
         raise CheckpointError('output path is the input path')
-    obj = load_checkpoint(args.src)
+    obj = read_checkpoint(args.src)
     if args.to == 'hpm':
         if args.prefix:
             raise CheckpointError('--prefix does not apply to --to hpm')

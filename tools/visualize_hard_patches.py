@@ -16,12 +16,16 @@ import sys
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import load_checkpoint
 from mmpretrain.registry import MODELS
 
 import hpm_mm  # noqa: F401
+from hpm_mm.converters import (CheckpointError, check_checkpoint,
+                               load_model_weights)
+from hpm_mm.runner import exit_on_input_error
 from hpm_mm.visualization import mine_hard_patches, plot_hard_patches
 from hpm_mm.visualization.hard_patches import load_image
+
+PROG = 'visualize_hard_patches'
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,19 +51,24 @@ def main() -> None:
     args = parse_args()
     for path in [args.config, args.checkpoint] + args.images:
         if not osp.isfile(path):
-            sys.exit(f'visualize_hard_patches: file not found: {path}')
+            sys.exit(f'{PROG}: error: file not found: {path}')
     if not 0.0 <= args.alpha <= 1.0:
-        sys.exit(f'visualize_hard_patches: --alpha must be in [0, 1], got '
+        sys.exit(f'{PROG}: error: --alpha must be in [0, 1], got '
                  f'{args.alpha}')
     cfg = Config.fromfile(args.config)
     if cfg.model.get('type') != 'HPM':
-        sys.exit(f'visualize_hard_patches: {args.config} is not an HPM '
-                 f"config (model type {cfg.model.get('type')!r})")
+        sys.exit(f'{PROG}: error: {args.config} is not an HPM config (model '
+                 f"type {cfg.model.get('type')!r})")
+    size = cfg.model.backbone.get('img_size', 224)
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    # the images and the checkpoint file are read before the model is built
+    with exit_on_input_error(PROG, (OSError, CheckpointError)):
+        images = [load_image(p, size) for p in args.images]
+        check_checkpoint(args.checkpoint)
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+    with exit_on_input_error(PROG, (CheckpointError, )):
+        load_model_weights(model, args.checkpoint)
     model.to(args.device)
-    size = model.backbone.img_size[0]
-    images = [load_image(p, size) for p in args.images]
     results = mine_hard_patches(model, images, alpha=args.alpha,
                                 seed=args.seed)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

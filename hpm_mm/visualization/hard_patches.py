@@ -27,8 +27,14 @@ class HardPatchResult:
 
 
 def load_image(path: str, size: int) -> np.ndarray:
-    """Read an image file; see :func:`load_image_array`."""
-    return load_image_array(np.asarray(Image.open(path).convert('RGB')), size)
+    """Read an image file; see :func:`load_image_array`.
+
+    Raises:
+        OSError: One line naming ``path`` when it is missing, not an image
+            or truncated (:func:`hpm_mm.datasets.read_image`).
+    """
+    from ..datasets import read_image
+    return load_image_array(read_image(path), size)
 
 
 def load_image_array(array: np.ndarray, size: int) -> np.ndarray:
