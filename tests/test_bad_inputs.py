@@ -269,7 +269,8 @@ def test_empty_or_misplaced_dataset(tmp_path):
     with pytest.raises(DatasetError) as err:
         check_datasets_not_empty(_imagenet_cfg(root))
     assert str(err.value).startswith(
-        f'dataset is empty: {osp.join(root, "train")} holds 0 images (.bmp/.jpeg/.jpg/')
+        f'dataset is empty: {osp.join(root, "train")} holds 0 images '
+        '(.bmp/.jpeg/.jpg/')
 
 
 def test_downstream_init_checkpoints_are_opened(tmp_path):

@@ -116,8 +116,8 @@ def test_load_from_wrong_kind_of_checkpoint(tiny_imagenet, tmp_path):
     cfg = _tiny_runner_cfg(tmp_path, tiny_imagenet)
     cfg.load_from = path
     with pytest.raises(CheckpointError,
-                       match=f'^{path} does not fit HPM: [0-9]+ keys missing .*, '
-                       '1 unexpected .e.g. head.fc.weight.'):
+                       match=f'^{path} does not fit HPM: [0-9]+ keys '
+                       'missing .*, 1 unexpected .e.g. head.fc.weight.'):
         Runner.from_cfg(cfg).train()
 
 

@@ -130,14 +130,13 @@ def _lazy_dataset(ds_cfg: dict, default_scope: Optional[str]):
     finds ``meta/train.txt``); datasets that cannot be built lazily are
     left to the Runner.
     """
-    from mmengine.registry import DATASETS, init_default_scope
-    if default_scope:
-        init_default_scope(default_scope)
+    from mmengine.registry import DATASETS, DefaultScope
     ds_cfg = copy.deepcopy(dict(ds_cfg))
     ds_cfg['lazy_init'] = True
     ds_cfg['pipeline'] = []
     try:
-        return DATASETS.build(ds_cfg)
+        with DefaultScope.overwrite_default_scope(default_scope):
+            return DATASETS.build(ds_cfg)
     except Exception:  # noqa: BLE001  (the Runner will report it)
         return None
 
