@@ -16,6 +16,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
 
 from hpm_mm.converters import (CheckpointError, check_checkpoint,
                                describe_state_dict_mismatch, read_checkpoint)
@@ -222,15 +223,26 @@ def test_load_from_of_another_architecture_is_summarised(tiny_imagenet,
                                                          tmp_path):
     cfg = Config.fromfile(
         write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet))
-    cfg.model.backbone.arch.num_layers = 3
-    path = str(tmp_path / 'two_layers.pth')
-    torch.save({'state_dict': build_tiny_hpm().state_dict()}, path)
     cfg = setup_train_cfg(cfg, work_dir=str(tmp_path / 'work'))
-    cfg.load_from = path
+    state = MODELS.build(cfg.model).state_dict()
+    # same keys, one shape differs: mmengine alone would skip it and train
+    cfg.load_from = str(tmp_path / 'other_grid.pth')
+    torch.save({'state_dict': dict(state, **{
+        'backbone.pos_embed': torch.zeros(1, 5, 32)})}, cfg.load_from)
     with pytest.raises(CheckpointError) as err:
         Runner.from_cfg(cfg).train()
-    assert str(err.value).startswith(f'{path} does not fit HPM: 24 keys '
-                                     'missing (e.g. backbone.layers.2.')
+    assert str(err.value).startswith(
+        f'{cfg.load_from} does not fit HPM: 0 keys missing, 0 unexpected, '
+        '1 with another shape (e.g. backbone.pos_embed (1, 5, 32) vs '
+        '(1, 17, 32))')
+    # another depth
+    cfg.model.backbone.arch.num_layers = 3
+    cfg.load_from = str(tmp_path / 'two_layers.pth')
+    torch.save({'state_dict': state}, cfg.load_from)
+    with pytest.raises(CheckpointError) as err:
+        Runner.from_cfg(cfg).train()
+    assert str(err.value).startswith(f'{cfg.load_from} does not fit HPM: 24 '
+                                     'keys missing (e.g. backbone.layers.2.')
     assert ('likely cause: depth 2 in the checkpoint vs 3 in the model '
             '(backbone.layers)') in str(err.value)
     assert not glob.glob(osp.join(cfg.work_dir, '*.pth'))
