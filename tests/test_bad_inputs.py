@@ -56,6 +56,19 @@ def files(tmp_path_factory) -> dict:
     out['imagenet'] = write_imagenet(str(tmp / 'imagenet'), per_class=2)
     out['image'] = sorted(
         glob.glob(osp.join(out['imagenet'], 'train', '*', '*.JPEG')))[0]
+    # the demo config with a test set, for tools/test.py
+    out['demo_test'] = str(tmp / 'demo_test.py')
+    with open(out['demo_test'], 'w') as f:
+        f.write(f"_base_ = [{DEMO!r}]\n"
+                'test_dataloader = dict(\n'
+                '    batch_size=2, num_workers=0, persistent_workers=False,\n'
+                "    sampler=dict(type='DefaultSampler', shuffle=False),\n"
+                "    dataset=dict(type='ImageNet', split='train',\n"
+                f"                 data_root={out['imagenet']!r},\n"
+                "                 pipeline=[dict(type='LoadImageFromFile'),\n"
+                "                           dict(type='PackInputs')]))\n"
+                "test_evaluator = dict(type='Accuracy')\n"
+                'test_cfg = dict()\n')
     out['empty'] = write_imagenet(str(tmp / 'empty'), per_class=1)
     open(osp.join(out['empty'], 'meta', 'train.txt'), 'w').close()
     return out
@@ -75,6 +88,12 @@ CASES = [
      lambda f: [DEMO, '--work-dir', _work(f, 'd'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["empty"]}'],
      'dataset is empty: {empty}/meta/train.txt lists 0 images', ()),
+    ('train load_from, another architecture', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'e'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                f'load_from={f["tiny"]}'],
+     None, ('{tiny} does not fit HPM: 48 keys missing',
+            'depth 2 in the checkpoint vs 4 in the model (backbone.layers)')),
     ('train det config, init_cfg checkpoint not a checkpoint', 'train.py',
      lambda f: [DET, '--work-dir', _work(f, 'f'), '--cfg-options',
                 f'model.backbone.init_cfg.checkpoint={f["garbage"]}'],
@@ -83,6 +102,10 @@ CASES = [
     ('test, checkpoint not a checkpoint', 'test.py',
      lambda f: [DEMO, f['garbage'], '--work-dir', _work(f, 'g')],
      'load_from: ' + NOT_A_CHECKPOINT.format('{garbage}'), ()),
+    ('test, checkpoint of another architecture', 'test.py',
+     lambda f: [f['demo_test'], f['tiny'], '--work-dir', _work(f, 'h')],
+     None, ('{tiny} does not fit HPM: 48 keys missing',
+            'depth 2 in the checkpoint vs 4 in the model (backbone.layers)')),
     ('convert_checkpoint, not a checkpoint', 'convert_checkpoint.py',
      lambda f: [f['garbage'], osp.join(f['tmp'], 'out.pth'), '--to',
                 'mmdet'], NOT_A_CHECKPOINT.format('{garbage}'), ()),
