@@ -56,10 +56,11 @@ def files(tmp_path_factory) -> dict:
     out['imagenet'] = write_imagenet(str(tmp / 'imagenet'), per_class=2)
     out['image'] = sorted(
         glob.glob(osp.join(out['imagenet'], 'train', '*', '*.JPEG')))[0]
-    # the demo config with a test set, for tools/test.py
+    # the demo config with a test set, for tools/test.py, and without
+    # CheckpointKeysHook, like the downstream configs
     out['demo_test'] = str(tmp / 'demo_test.py')
     with open(out['demo_test'], 'w') as f:
-        f.write(f"_base_ = [{DEMO!r}]\n"
+        f.write(f"_base_ = [{DEMO!r}]\ncustom_hooks = []\n"
                 'test_dataloader = dict(\n'
                 '    batch_size=2, num_workers=0, persistent_workers=False,\n'
                 "    sampler=dict(type='DefaultSampler', shuffle=False),\n"
