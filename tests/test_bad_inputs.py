@@ -377,8 +377,8 @@ def test_auto_resume_skips_a_truncated_newest_checkpoint(
 def test_find_resume_checkpoint_order(tmp_path):
     work = str(tmp_path)
     assert find_resume_checkpoint(work) is None
-    for n in (1, 2, 10):
-        torch.save({'state_dict': {}}, osp.join(work, f'iter_{n}.pth'))
+    for name in ('iter_1', 'iter_2', 'iter_10', 'best_accuracy_iter_50'):
+        torch.save({'state_dict': {}}, osp.join(work, f'{name}.pth'))
     assert find_resume_checkpoint(work) == osp.join(work, 'iter_10.pth')
     with open(osp.join(work, 'iter_10.pth'), 'wb') as f:
         f.write(b'')

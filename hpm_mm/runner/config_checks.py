@@ -158,15 +158,16 @@ def _check_listing(where: str, ds) -> None:
     if ann:
         if '://' in ann or not osp.isfile(ann):
             return
-        if ann.endswith('.json'):
-            if osp.getsize(ann) == 0:
-                raise DatasetError(f'dataset is empty: {ann} is empty')
-            return
-        with open(ann) as f:
+        if osp.getsize(ann) == 0:
+            raise DatasetError(f'dataset is empty: {ann} lists 0 images')
+        if not isinstance(ds, CustomDataset):
+            return  # other formats (COCO json, ...) are not read here
+        # mmpretrain's list: one "path [label]" line per image
+        with open(ann, errors='replace') as f:
             first = next((line.strip() for line in f if line.strip()), None)
         if first is None:
             raise DatasetError(f'dataset is empty: {ann} lists 0 images')
-        if isinstance(ds, CustomDataset) and '://' not in ds.img_prefix:
+        if '://' not in ds.img_prefix:
             name = first.rsplit(' ', 1)[0] if ds.with_label else first
             path = osp.join(ds.img_prefix, name)
             if not osp.isfile(path):

@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 
 from ..converters import CheckpointError, check_checkpoint
 
-_NUMBERED = re.compile(r'(?:epoch|iter)_(\d+)\.pth$')
+_NUMBERED = re.compile(r'(?:epoch|iter)_(\d+)\.pth')
 
 
 def _last_checkpoint(work_dir: str) -> Optional[str]:
@@ -28,10 +28,12 @@ def resume_candidates(work_dir: str) -> List[str]:
     The one named in ``last_checkpoint`` comes first, then every
     ``epoch_N.pth``/``iter_N.pth`` by decreasing N (then modification time).
     """
-    found = glob.glob(osp.join(work_dir, '*.pth'))
-    found = [p for p in found if _NUMBERED.search(osp.basename(p))]
-    found.sort(key=lambda p: (int(_NUMBERED.search(p).group(1)),
-                              osp.getmtime(p)), reverse=True)
+    numbered = {}
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = _NUMBERED.fullmatch(osp.basename(path))
+        if match:  # not best_*.pth: those are kept for their metric
+            numbered[path] = (int(match.group(1)), osp.getmtime(path))
+    found = sorted(numbered, key=numbered.get, reverse=True)
     last = _last_checkpoint(work_dir)
     if last is not None:
         same = [p for p in found if osp.samefile(p, last)] if osp.isfile(
