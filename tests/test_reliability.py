@@ -15,6 +15,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from hpm_mm.converters import CheckpointError
 from hpm_mm.runner import setup_train_cfg
 
 from .conftest import ROOT, build_tiny_hpm, write_tiny_config
@@ -114,7 +115,9 @@ def test_load_from_wrong_kind_of_checkpoint(tiny_imagenet, tmp_path):
     torch.save(wrong, path)
     cfg = _tiny_runner_cfg(tmp_path, tiny_imagenet)
     cfg.load_from = path
-    with pytest.raises(KeyError, match='checkpoint does not fit HPM'):
+    with pytest.raises(CheckpointError,
+                       match=f'^{path} does not fit HPM: [0-9]+ keys '
+                       'missing .*, 1 unexpected .e.g. head.fc.weight.'):
         Runner.from_cfg(cfg).train()
 
 

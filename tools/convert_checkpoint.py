@@ -21,7 +21,7 @@ from typing import Any, List, Optional
 
 import hpm_mm  # noqa: F401  (allow-lists mmengine checkpoint types)
 from hpm_mm.converters import (TARGET_PREFIX, CheckpointError,
-                               convert_encoder, load_checkpoint,
+                               convert_encoder, read_checkpoint,
                                released_to_hpm, save_checkpoint,
                                summarize_keys)
 from hpm_mm.converters.clip import clip_reference, clip_visual, \
@@ -110,7 +110,7 @@ def convert(args: argparse.Namespace) -> None:
     if args.to == 'clip-target':
         convert_clip(args)
         return
-    obj = load_checkpoint(args.src)
+    obj = read_checkpoint(args.src)
     if args.to == 'hpm':
         if args.prefix:
             raise CheckpointError('--prefix does not apply to --to hpm')

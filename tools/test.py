@@ -11,7 +11,9 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
-from hpm_mm.runner import check_dataset_paths
+from hpm_mm.converters import CheckpointError
+from hpm_mm.engine.hooks import CheckpointKeysHook
+from hpm_mm.runner import check_inputs, exit_on_input_error
 from hpm_mm.runner.cli import add_common_args, parse_common_args
 
 
@@ -28,17 +30,26 @@ def main() -> None:
     args = parse_args()
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
-            raise SystemExit(f'file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.load_from = args.checkpoint
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs',
-        osp.splitext(osp.basename(args.config))[0])
-    check_dataset_paths(cfg)
-    Runner.from_cfg(cfg).test()
+            raise SystemExit(f'test: error: file not found: {path}')
+    # Bad inputs stop here, in one line, before the model is built.
+    with exit_on_input_error('test'):
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        cfg.launcher = args.launcher
+        cfg.load_from = args.checkpoint
+        cfg.resume = False
+        cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+            './work_dirs',
+            osp.splitext(osp.basename(args.config))[0])
+        check_inputs(cfg, loaders=('test_dataloader', ), init_cfg=False)
+    runner = Runner.from_cfg(cfg)
+    if not any(isinstance(h, CheckpointKeysHook) for h in runner.hooks):
+        # mmengine loads load_from with strict=False: refuse a checkpoint
+        # that does not fit the model instead of testing a half-loaded one
+        runner.register_hook(CheckpointKeysHook())
+    with exit_on_input_error('test', (CheckpointError, )):
+        runner.test()
 
 
 if __name__ == '__main__':

@@ -12,8 +12,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
-from hpm_mm.runner import (check_checkpoint_paths, check_dataset_paths,
-                         setup_train_cfg)
+from hpm_mm.converters import CheckpointError
+from hpm_mm.runner import check_inputs, exit_on_input_error, setup_train_cfg
 from hpm_mm.runner.cli import add_common_args, parse_common_args
 
 
@@ -40,22 +40,27 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     if not os.path.isfile(args.config):
-        raise SystemExit(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    setup_train_cfg(
-        cfg,
-        work_dir=args.work_dir,
-        resume=args.resume,
-        amp=args.amp,
-        auto_scale_lr=args.auto_scale_lr,
-        launcher=args.launcher,
-        config_path=args.config)
-    check_dataset_paths(cfg)
-    check_checkpoint_paths(cfg)
+        raise SystemExit(f'train: error: config file not found: '
+                         f'{args.config}')
+    # Bad inputs stop here, in one line, before the model is built.
+    with exit_on_input_error('train'):
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        setup_train_cfg(
+            cfg,
+            work_dir=args.work_dir,
+            resume=args.resume,
+            amp=args.amp,
+            auto_scale_lr=args.auto_scale_lr,
+            launcher=args.launcher,
+            config_path=args.config)
+        check_inputs(cfg)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    # A checkpoint that does not fit the model (load_from, resume, a
+    # backbone's init_cfg) is refused before the first iteration.
+    with exit_on_input_error('train', (CheckpointError, )):
+        runner.train()
 
 
 if __name__ == '__main__':

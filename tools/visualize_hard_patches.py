@@ -13,11 +13,11 @@ Example::
 import argparse
 import os
 import os.path as osp
-import sys
 
 import torch
 
 from hpm_mm.apis import HardPatchInferencer
+from hpm_mm.runner import exit_on_input_error
 from hpm_mm.visualization import plot_hard_patches
 
 
@@ -42,12 +42,12 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    try:
+    # CheckpointError is a ValueError; OSError: an unreadable image
+    with exit_on_input_error('visualize_hard_patches',
+                             (OSError, ValueError, TypeError)):
         inferencer = HardPatchInferencer(
             args.config, args.checkpoint, device=args.device)
         results = inferencer(args.images, alpha=args.alpha, seed=args.seed)
-    except (FileNotFoundError, ValueError, TypeError) as e:
-        sys.exit(f'visualize_hard_patches: {e}')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     plot_hard_patches(results, args.out,
                       title=f'HPM hard patches (alpha={args.alpha})')

@@ -12,7 +12,8 @@ from mmpretrain.apis import ModelHub, get_model
 from mmpretrain.apis.base import BaseInferencer
 from PIL import Image
 
-from hpm_mm.converters.io import load_checkpoint as read_checkpoint
+from hpm_mm.converters import load_model_weights
+from hpm_mm.datasets import read_image
 from hpm_mm.models import HPM
 
 InputType = Union[str, np.ndarray]
@@ -136,34 +137,15 @@ class HardPatchInferencer(BaseInferencer):
 
         Raises:
             FileNotFoundError: If the file does not exist.
-            ValueError: If it is not a checkpoint, is the authors' released
-                format, or misses/adds/mis-shapes any of the model's keys.
+            CheckpointError: If it is not a checkpoint, is in another format
+                (e.g. the authors' released one) or misses, adds or
+                mis-shapes any of the model's keys.
         """
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(
                 f'checkpoint file not found: {checkpoint}')
-        ckpt = read_checkpoint(checkpoint)  # weights_only, one-line errors
-        if not isinstance(ckpt, dict):
-            raise ValueError(f'{checkpoint} is not a checkpoint (a '
-                             f'{type(ckpt).__name__})')
-        if 'ema_state_dict' in ckpt:
-            raise ValueError(
-                f"{checkpoint} is in the authors' released format; convert "
-                'it with tools/convert_checkpoint.py SRC DST --to hpm')
-        state = ckpt.get('state_dict', ckpt)
-        try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-        except RuntimeError as e:
-            lines = [ln.strip() for ln in str(e).splitlines()]
-            first = next((ln for ln in lines if 'size mismatch' in ln),
-                         lines[0])
-            raise ValueError(
-                f'{checkpoint} does not fit the model: {first}') from e
-        if missing or unexpected:
-            raise ValueError(
-                f'{checkpoint} does not fit the model: {len(missing)} '
-                f'missing keys {missing[:3]}, {len(unexpected)} unexpected '
-                f'keys {unexpected[:3]}')
+        # weights_only; one-line errors that summarise any key mismatch
+        load_model_weights(model, checkpoint)
 
     def _init_pipeline(self, cfg: Optional[Config]) -> Callable:
         """Image file or BGR array -> RGB crop of the model's input size."""
@@ -173,11 +155,9 @@ class HardPatchInferencer(BaseInferencer):
                              f'model takes {size}')
 
         def load(inp: InputType) -> np.ndarray:
-            if isinstance(inp, str) and not osp.isfile(inp):
-                raise FileNotFoundError(f'image file not found: {inp}')
+            if isinstance(inp, str):  # one-line errors naming the file
+                return resize_center_crop(read_image(inp), size[0])
             img = imread(inp)  # BGR, as mmcv/mmpretrain read images
-            if img is None:
-                raise ValueError(f'not a readable image: {inp}')
             if img.ndim == 2:
                 img = np.repeat(img[..., None], 3, axis=2)
             return resize_center_crop(

@@ -1,4 +1,4 @@
 """Data pipeline pieces, registered in mmpretrain's ``TRANSFORMS``."""
-from .transforms import CheckedLoadImageFromFile
+from .transforms import CheckedLoadImageFromFile, read_image
 
-__all__ = ['CheckedLoadImageFromFile']
+__all__ = ['CheckedLoadImageFromFile', 'read_image']

@@ -5,7 +5,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from ..converters import (CheckpointError, convert_encoder, load_checkpoint,
+from ..converters import (CheckpointError, convert_encoder, read_checkpoint,
                           summarize_keys)
 
 _INIT_KEYS = {'type', 'checkpoint', 'prefix', 'source', 'map_location'}
@@ -63,7 +63,7 @@ def load_pretrained(module: nn.Module,
     if not path:
         raise CheckpointError(f'{name}: init_cfg.checkpoint is not set')
     conv = convert_encoder(
-        load_checkpoint(path),
+        read_checkpoint(path),
         target=target,
         source=init_cfg.get('source', 'student'),
         prefix=init_cfg.get('prefix'))

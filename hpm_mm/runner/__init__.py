@@ -1,5 +1,13 @@
 """Command-line and Runner set-up helpers shared by the tools."""
-from .config_checks import check_checkpoint_paths, check_dataset_paths
+from .cli import exit_on_input_error
+from .config_checks import (DatasetError, check_checkpoint_paths,
+                            check_dataset_paths, check_datasets_not_empty,
+                            check_inputs)
+from .resume import find_resume_checkpoint
 from .runner_setup import setup_train_cfg
 
-__all__ = ['check_checkpoint_paths', 'check_dataset_paths', 'setup_train_cfg']
+__all__ = [
+    'DatasetError', 'check_checkpoint_paths', 'check_dataset_paths',
+    'check_datasets_not_empty', 'check_inputs', 'exit_on_input_error',
+    'find_resume_checkpoint', 'setup_train_cfg'
+]

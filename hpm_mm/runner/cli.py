@@ -1,9 +1,13 @@
-"""Command-line options shared by the tools (train, test, knn_eval)."""
+"""Command-line options and error reporting shared by the tools."""
 import argparse
 import os
-from typing import List, Optional
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Tuple, Type
 
 from mmengine.config import DictAction
+
+from ..converters import CheckpointError
+from .config_checks import DatasetError
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -33,3 +37,33 @@ def parse_common_args(parser: argparse.ArgumentParser,
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+#: Errors of the user's inputs (files, config entries), raised with a
+#: one-line message that names the path.
+INPUT_ERRORS = (CheckpointError, DatasetError, FileNotFoundError)
+
+
+@contextmanager
+def exit_on_input_error(prog: str,
+                        errors: Tuple[Type[BaseException], ...] = INPUT_ERRORS
+                        ) -> Iterator[None]:
+    """Turn ``errors`` into ``prog: error: MESSAGE`` on stderr and exit 1.
+
+    For the pre-flight part of a tool: a bad input ends with its one-line
+    message instead of a traceback.
+
+    Args:
+        prog (str): The tool's name.
+        errors (tuple[type]): The exception types to report.
+    """
+    try:
+        yield
+    except errors as err:
+        raise SystemExit(f'{prog}: error: {_one_line(err)}') from None
+
+
+def _one_line(err: BaseException) -> str:
+    text = err.args[0] if len(err.args) == 1 and isinstance(
+        err.args[0], str) else str(err)
+    return ' '.join(text.split()) or type(err).__name__

@@ -6,6 +6,9 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from ..converters import CheckpointError, check_checkpoint
+from .resume import find_resume_checkpoint
+
 
 def setup_train_cfg(cfg: Config,
                     work_dir: Optional[str] = None,
@@ -20,8 +23,11 @@ def setup_train_cfg(cfg: Config,
         cfg (Config): The loaded config (modified in place and returned).
         work_dir (str, optional): Output folder; defaults to
             ``work_dirs/<config name>``.
-        resume (str, optional): ``'auto'`` resumes from the latest
-            checkpoint in ``work_dir``; a path resumes from that checkpoint.
+        resume (str, optional): ``'auto'`` resumes from the latest readable
+            checkpoint in ``work_dir`` (see
+            :func:`~hpm_mm.runner.resume.find_resume_checkpoint`), or starts
+            from scratch if there is none; a path resumes from that
+            checkpoint.
         amp (bool): Force fp16 mixed precision.
         auto_scale_lr (bool): Scale the lr by the real total batch size.
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
@@ -30,6 +36,11 @@ def setup_train_cfg(cfg: Config,
 
     Returns:
         Config: ``cfg``.
+
+    Raises:
+        FileNotFoundError: ``resume`` names a file that does not exist.
+        CheckpointError: ``resume`` names a file that is not a torch
+            checkpoint, or no checkpoint of ``work_dir`` is readable.
     """
     cfg.launcher = launcher
     if work_dir is not None:
@@ -38,10 +49,15 @@ def setup_train_cfg(cfg: Config,
         name = osp.splitext(osp.basename(config_path or 'hpm'))[0]
         cfg.work_dir = osp.join('./work_dirs', name)
     if resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume = True
+        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
     elif resume is not None:
         if not osp.isfile(resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
+        try:
+            check_checkpoint(resume)
+        except CheckpointError as err:
+            raise CheckpointError(f'--resume: {err}') from None
         cfg.resume, cfg.load_from = True, resume
     if amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -185,7 +185,9 @@ def test_unknown_format(tmp_path, capsys):
 def test_not_a_weights_only_pickle(tmp_path):
     path = tmp_path / 'evil.pth'
     torch.save(dict(state_dict={}, extra=torch.nn.Linear(1, 1)), path)
-    with pytest.raises(CheckpointError, match='weights_only=True'):
+    with pytest.raises(CheckpointError,
+                       match='holds torch.nn.modules.linear.Linear, which '
+                       r'safe \(weights-only\) loading refuses'):
         load_checkpoint(str(path))
 
 

@@ -1,3 +1,3 @@
-from .loading import CheckedLoadImageFromFile, image_bytes_problem
+from .loading import CheckedLoadImageFromFile, image_bytes_problem, read_image
 
-__all__ = ['CheckedLoadImageFromFile', 'image_bytes_problem']
+__all__ = ['CheckedLoadImageFromFile', 'image_bytes_problem', 'read_image']

@@ -1,4 +1,6 @@
 """Image loading that names the file of a corrupt or truncated image."""
+import io
+import os.path as osp
 from typing import Optional
 
 import mmcv
@@ -23,6 +25,41 @@ def image_bytes_problem(data: bytes) -> Optional[str]:
     if data[:8] == b'\x89PNG\r\n\x1a\n' and b'IEND' not in data[-32:]:
         return 'PNG without IEND chunk'
     return None
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3), naming it if it is bad.
+
+    Args:
+        path (str): A local image file.
+
+    Returns:
+        np.ndarray: The decoded image.
+
+    Raises:
+        FileNotFoundError: ``image not found: PATH``.
+        OSError: ``not an image file: PATH`` (any file PIL cannot decode,
+            such as a checkpoint given in the wrong place), or ``corrupt or
+            truncated image: PATH (reason)``.
+    """
+    from PIL import Image, UnidentifiedImageError
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'image not found: {path}')
+    with open(path, 'rb') as f:
+        data = f.read()
+    problem = image_bytes_problem(data)
+    if problem == 'empty file':
+        raise OSError(f'not an image file: {path} (empty file)')
+    if problem:
+        raise OSError(f'corrupt or truncated image: {path} ({problem})')
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return np.asarray(img.convert('RGB'))
+    except UnidentifiedImageError:
+        raise OSError(f'not an image file: {path}') from None
+    except (OSError, ValueError, SyntaxError) as err:
+        raise OSError(f'corrupt or truncated image: {path} '
+                      f'({" ".join(str(err).split())})') from None
 
 
 @TRANSFORMS.register_module()

@@ -1,20 +1,24 @@
-"""Refuse checkpoints that do not fit the model, naming the keys."""
+"""Refuse checkpoints that do not fit the model, saying how they differ."""
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
+
+from ...converters import (CheckpointError, compare_state_dicts,
+                           describe_state_dict_mismatch, strip_prefix)
 
 
 @HOOKS.register_module()
 class CheckpointKeysHook(Hook):
     """Check ``load_from``/``resume`` checkpoints against the model.
 
-    mmengine loads ``load_from`` with ``strict=False``, so a checkpoint of
-    the wrong kind (a downstream model, the authors' unconverted file)
-    would load nothing without a word. Missing and unexpected keys are
-    always printed; a checkpoint that misses any of the model's keys
-    raises ``KeyError`` naming them (``allow_missing`` lists key prefixes
-    that may be absent).
+    mmengine loads ``load_from`` with ``strict=False`` and skips tensors of
+    another shape with a warning, so a checkpoint of the wrong kind (a
+    downstream model, the authors' unconverted file, another architecture)
+    would load nothing, or half, without a word. Unexpected keys are
+    printed; a checkpoint that misses any of the model's keys, or holds one
+    with another shape, raises :class:`CheckpointError` with a one-line
+    summary (counts, first keys, likely cause such as a different depth).
 
     Args:
         allow_missing (tuple[str]): Prefixes of model keys that may be
@@ -27,21 +31,18 @@ class CheckpointKeysHook(Hook):
         self.allow_missing = tuple(allow_missing)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get('state_dict', checkpoint)
+        state = strip_prefix(checkpoint.get('state_dict', checkpoint))
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        own = set(model.state_dict())
-        got = {k[7:] if k.startswith('module.') else k for k in state}
-        missing = sorted(k for k in own - got
-                         if not k.startswith(self.allow_missing))
-        unexpected = sorted(got - own)
-        if unexpected:
-            print_log(f'checkpoint: {len(unexpected)} unexpected keys: '
-                      f'{unexpected[:10]}', logger='current')
-        if missing:
-            raise KeyError(
-                f'checkpoint does not fit {type(model).__name__}: '
-                f'{len(missing)} missing keys, e.g. {missing[:5]}'
-                + (f'; unexpected e.g. {unexpected[:5]}' if unexpected
-                   else '') + ' (wrong kind of checkpoint? convert it with '
-                'tools/convert_checkpoint.py)')
+        own = model.state_dict()
+        found = compare_state_dicts(own, state, self.allow_missing)
+        if found.unexpected:
+            print_log(f'checkpoint: {len(found.unexpected)} unexpected keys: '
+                      f'{found.unexpected[:10]}', logger='current')
+        if found.missing or found.mis_shaped:
+            path = getattr(runner, '_load_from', None) or 'checkpoint'
+            how = describe_state_dict_mismatch(own, state, self.allow_missing)
+            raise CheckpointError(
+                f'{path} does not fit {type(model).__name__}: {how} (wrong '
+                'kind of checkpoint? tools/convert_checkpoint.py converts '
+                'between formats)')

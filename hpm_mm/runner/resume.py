@@ -1,0 +1,80 @@
+"""Pick the checkpoint ``--resume`` (without a path) continues from."""
+import glob
+import logging
+import os.path as osp
+import re
+from typing import List, Optional
+
+from mmengine.logging import print_log
+
+from ..converters import CheckpointError, check_checkpoint
+
+_NUMBERED = re.compile(r'(?:epoch|iter)_(\d+)\.pth')
+
+
+def _last_checkpoint(work_dir: str) -> Optional[str]:
+    """The path mmengine's ``CheckpointHook`` recorded as the latest."""
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        path = f.read().strip()
+    return path or None
+
+
+def resume_candidates(work_dir: str) -> List[str]:
+    """Checkpoints of ``work_dir``, newest first.
+
+    The one named in ``last_checkpoint`` comes first, then every
+    ``epoch_N.pth``/``iter_N.pth`` by decreasing N (then modification time).
+    """
+    numbered = {}
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = _NUMBERED.fullmatch(osp.basename(path))
+        if match:  # not best_*.pth: those are kept for their metric
+            numbered[path] = (int(match.group(1)), osp.getmtime(path))
+    found = sorted(numbered, key=numbered.get, reverse=True)
+    last = _last_checkpoint(work_dir)
+    if last is not None:
+        same = [p for p in found if osp.samefile(p, last)] if osp.isfile(
+            last) else []
+        found = [last] + [p for p in found if p not in same]
+    return found
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest readable checkpoint of ``work_dir``, or None if it has none.
+
+    A newest checkpoint that cannot be read (truncated by a full disk or an
+    interrupted copy, or missing though ``last_checkpoint`` names it) is
+    skipped with a warning naming it and the checkpoint used instead.
+
+    Args:
+        work_dir (str): The run's work dir.
+
+    Returns:
+        str | None: The checkpoint to resume from; None when the work dir
+        holds no checkpoint (training starts from scratch).
+
+    Raises:
+        CheckpointError: There are checkpoints but none is readable.
+    """
+    candidates = resume_candidates(work_dir)
+    bad = []
+    for path in candidates:
+        try:
+            if not osp.isfile(path):
+                raise CheckpointError(f'checkpoint not found: {path}')
+            check_checkpoint(path)
+        except CheckpointError as err:
+            bad.append(str(err))
+            continue
+        if bad:
+            print_log(f'--resume: {bad[0]}; resuming from {path} instead '
+                      f'(the newest readable checkpoint)', logger='current',
+                      level=logging.WARNING)
+        return path
+    if bad:
+        raise CheckpointError(f'--resume: no readable checkpoint in '
+                              f'{work_dir}; newest: {bad[0]}')
+    return None

@@ -1,0 +1,413 @@
+"""Bad inputs, tried as a new user would: one clear line, nothing written.
+
+The table runs every tool on a bad input in a subprocess and checks the exit
+code, that stderr ends with ``TOOL: error: MESSAGE`` naming the path (no
+traceback, no advice to switch off weights-only loading) and that nothing
+but logs was written. The library pieces behind it are tested directly
+below the table.
+"""
+import glob
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+
+from hpm_mm.converters import (CheckpointError, check_checkpoint,
+                               describe_state_dict_mismatch, read_checkpoint)
+from hpm_mm.datasets import read_image
+from hpm_mm.runner import (DatasetError, check_checkpoint_paths,
+                           check_datasets_not_empty, find_resume_checkpoint,
+                           setup_train_cfg)
+
+from .conftest import ROOT, build_tiny_hpm, write_imagenet, write_tiny_config
+
+DEMO = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-demo_cpu.py')
+DET = osp.join(ROOT, 'configs', 'det',
+               'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
+NOT_A_CHECKPOINT = 'not a PyTorch checkpoint (or truncated): {}'
+
+
+def _tool(name: str) -> str:
+    return osp.join(ROOT, 'tools', name)
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory) -> dict:
+    """Bad and good inputs, made once for the table."""
+    tmp = tmp_path_factory.mktemp('inputs')
+    out = dict(tmp=str(tmp))
+    out['garbage'] = str(tmp / 'garbage.pth')
+    with open(out['garbage'], 'wb') as f:
+        f.write(b'<html>404 Not Found</html>\n' * 20)
+    # a checkpoint of the tiny architecture (32 wide, 2 layers, 32 px)
+    out['tiny'] = str(tmp / 'tiny_hpm.pth')
+    torch.save(dict(state_dict=build_tiny_hpm().state_dict(), meta={}),
+               out['tiny'])
+    data = open(out['tiny'], 'rb').read()
+    out['truncated'] = str(tmp / 'truncated.pth')
+    with open(out['truncated'], 'wb') as f:
+        f.write(data[:len(data) // 2])
+    out['imagenet'] = write_imagenet(str(tmp / 'imagenet'), per_class=2)
+    out['image'] = sorted(
+        glob.glob(osp.join(out['imagenet'], 'train', '*', '*.JPEG')))[0]
+    # the demo config with a test set, for tools/test.py, and without
+    # CheckpointKeysHook, like the downstream configs
+    out['demo_test'] = str(tmp / 'demo_test.py')
+    with open(out['demo_test'], 'w') as f:
+        f.write(f"_base_ = [{DEMO!r}]\ncustom_hooks = []\n"
+                'test_dataloader = dict(\n'
+                '    batch_size=2, num_workers=0, persistent_workers=False,\n'
+                "    sampler=dict(type='DefaultSampler', shuffle=False),\n"
+                "    dataset=dict(type='ImageNet', split='train',\n"
+                f"                 data_root={out['imagenet']!r},\n"
+                "                 pipeline=[dict(type='LoadImageFromFile'),\n"
+                "                           dict(type='PackInputs')]))\n"
+                "test_evaluator = dict(type='Accuracy')\n"
+                'test_cfg = dict()\n')
+    out['empty'] = write_imagenet(str(tmp / 'empty'), per_class=1)
+    open(osp.join(out['empty'], 'meta', 'train.txt'), 'w').close()
+    return out
+
+
+def _work(f: dict, case: str) -> str:
+    return osp.join(f['tmp'], 'work_' + case)
+
+
+# (id, tool, argv from the files, expected message (formatted with the
+# files), strings that must be in the message)
+CASES = [
+    ('train --resume PATH, not a checkpoint', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'a'), '--resume', f['garbage']],
+     '--resume: ' + NOT_A_CHECKPOINT.format('{garbage}'), ()),
+    ('train, empty annotation list', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'd'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["empty"]}'],
+     'dataset is empty: {empty}/meta/train.txt lists 0 images', ()),
+    ('train load_from, another architecture', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'e'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                f'load_from={f["tiny"]}'],
+     None, ('{tiny} does not fit HPM: 48 keys missing',
+            'depth 2 in the checkpoint vs 4 in the model (backbone.layers)')),
+    ('train det config, init_cfg checkpoint not a checkpoint', 'train.py',
+     lambda f: [DET, '--work-dir', _work(f, 'f'), '--cfg-options',
+                f'model.backbone.init_cfg.checkpoint={f["garbage"]}'],
+     'model.backbone.init_cfg.checkpoint: ' +
+     NOT_A_CHECKPOINT.format('{garbage}'), ()),
+    ('test, checkpoint not a checkpoint', 'test.py',
+     lambda f: [DEMO, f['garbage'], '--work-dir', _work(f, 'g')],
+     'load_from: ' + NOT_A_CHECKPOINT.format('{garbage}'), ()),
+    ('test, checkpoint of another architecture', 'test.py',
+     lambda f: [f['demo_test'], f['tiny'], '--work-dir', _work(f, 'h')],
+     None, ('{tiny} does not fit HPM: 48 keys missing',
+            'depth 2 in the checkpoint vs 4 in the model (backbone.layers)')),
+    ('convert_checkpoint, not a checkpoint', 'convert_checkpoint.py',
+     lambda f: [f['garbage'], osp.join(f['tmp'], 'out.pth'), '--to',
+                'mmdet'], NOT_A_CHECKPOINT.format('{garbage}'), ()),
+    ('visualize, checkpoint of another architecture',
+     'visualize_hard_patches.py',
+     lambda f: [DEMO, f['tiny'], f['image'], '--out',
+                osp.join(f['tmp'], 'vis.png')],
+     None, ('{tiny}', 'does not fit HPM', '(backbone.layers)',
+            'depth 2 in the checkpoint vs 4 in the model',
+            'width 32 in the checkpoint vs 192 in the model (backbone)',
+            'width 16 in the checkpoint vs 128 in the model (neck)')),
+    ('visualize, a checkpoint given as image', 'visualize_hard_patches.py',
+     lambda f: [DEMO, f['tiny'], f['image'], f['tiny'], '--out',
+                osp.join(f['tmp'], 'vis.png')],
+     'not an image file: {tiny}', ()),
+]
+
+
+def _snapshot(root: str) -> set:
+    return {osp.join(d, n) for d, _, names in os.walk(root) for n in names}
+
+
+def _is_log(path: str) -> bool:
+    """Files mmengine writes when a run starts: log, config, scalars."""
+    return path.endswith(('.log', '.py', '.json')) and '/work_' in path
+
+
+@pytest.mark.parametrize('case,tool,argv,expected,contains', CASES,
+                         ids=[c[0] for c in CASES])
+def test_bad_input_one_line(files, case, tool, argv, expected, contains):
+    before = _snapshot(files['tmp'])
+    proc = subprocess.run(
+        [sys.executable, _tool(tool)] + argv(files),
+        env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+        text=True, timeout=300, cwd=files['tmp'])
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    lines = proc.stderr.strip().splitlines()
+    assert lines, proc.stdout[-2000:]
+    message = lines[-1]
+    prog = osp.splitext(tool)[0]
+    assert message.startswith(f'{prog}: error: '), proc.stderr[-3000:]
+    if expected is not None:
+        assert message == f'{prog}: error: ' + expected.format(**files)
+    for part in contains:
+        assert part.format(**files) in message
+    assert 'Traceback' not in proc.stderr
+    assert 'weights_only' not in proc.stderr + proc.stdout
+    assert len(message) < 1000
+    written = _snapshot(files['tmp']) - before
+    assert all(_is_log(p) for p in written), sorted(written)
+
+
+# ---- the library pieces -------------------------------------------------
+
+def _bad_files(tmp_path) -> dict:
+    good = str(tmp_path / 'good.pth')
+    torch.save({'state_dict': {'w': torch.zeros(3)}}, good)
+    data = open(good, 'rb').read()
+    out = {}
+    for name, content in [('garbage', b'\x00\x01 not torch ' * 50),
+                          ('empty', b''), ('truncated', data[:-40]),
+                          ('head_only', data[:100])]:
+        out[name] = str(tmp_path / f'{name}.pth')
+        with open(out[name], 'wb') as f:
+            f.write(content)
+    return out
+
+
+@pytest.mark.parametrize('mmap', [False, True])
+def test_read_checkpoint_names_an_unreadable_file(tmp_path, mmap):
+    for name, path in _bad_files(tmp_path).items():
+        reader = check_checkpoint if mmap else read_checkpoint
+        with pytest.raises(CheckpointError) as err:
+            reader(path)
+        assert str(err.value) == NOT_A_CHECKPOINT.format(path), name
+
+
+def test_read_checkpoint_refuses_code_without_advice(tmp_path):
+    path = str(tmp_path / 'pickled_object.pth')
+    torch.save({'state_dict': {}, 'obj': _Foreign()}, path)
+    with pytest.raises(CheckpointError) as err:
+        read_checkpoint(path)
+    msg = str(err.value)
+    assert msg == (f'checkpoint holds {_Foreign.__module__}._Foreign, which '
+                   f'safe (weights-only) loading refuses: {path}')
+    assert 'weights_only' not in msg
+    not_dict = str(tmp_path / 'tensor.pth')
+    torch.save(torch.zeros(2), not_dict)
+    with pytest.raises(CheckpointError,
+                       match='not a checkpoint .a Tensor, expected a dict.'):
+        read_checkpoint(not_dict)
+    good = str(tmp_path / 'good.pth')
+    torch.save({'state_dict': {'w': torch.zeros(3)}}, good)
+    assert read_checkpoint(good)['state_dict']['w'].shape == (3, )
+    check_checkpoint(good)
+
+
+class _Foreign:
+    pass
+
+
+def _vit_state(prefix: str, depth: int, width: int) -> dict:
+    state = {f'{prefix}cls_token': torch.empty(1, 1, width),
+             f'{prefix}pos_embed': torch.empty(1, 17, width)}
+    for i in range(depth):
+        state[f'{prefix}layers.{i}.ln1.weight'] = torch.empty(width)
+        state[f'{prefix}layers.{i}.ffn.layers.0.0.weight'] = torch.empty(
+            4 * width, width)
+    return state
+
+
+def test_describe_mismatch_depth_and_width():
+    model = _vit_state('backbone.', 12, 768)
+    ckpt = _vit_state('backbone.', 4, 32)
+    text = describe_state_dict_mismatch(model, ckpt)
+    assert '\n' not in text
+    assert text.startswith(
+        '16 keys missing (e.g. backbone.layers.4.ln1.weight, '
+        'backbone.layers.4.ffn.layers.0.0.weight, '
+        'backbone.layers.5.ln1.weight, ...), 0 unexpected, '
+        '10 with another shape (e.g. backbone.cls_token (1, 1, 32) vs '
+        '(1, 1, 768), ')
+    assert text.endswith('; likely cause: depth 4 in the checkpoint vs 12 '
+                         'in the model (backbone.layers), width 32 in the '
+                         'checkpoint vs 768 in the model (backbone)')
+    assert describe_state_dict_mismatch(model, dict(model)) == ''
+    # unexpected keys, and a checkpoint in another naming scheme
+    released = {'patch_embed.proj.weight': torch.empty(32, 3, 8, 8),
+                'blocks.0.norm1.weight': torch.empty(32)}
+    text = describe_state_dict_mismatch(model, released)
+    assert '2 unexpected (e.g. patch_embed.proj.weight, ' in text
+    assert text.endswith("likely cause: no key in common: the checkpoint is "
+                         "in the 'released' format (tools/convert_checkpoint"
+                         '.py converts it)')
+
+
+def test_load_from_of_another_architecture_is_summarised(tiny_imagenet,
+                                                         tmp_path):
+    cfg = Config.fromfile(
+        write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet))
+    cfg = setup_train_cfg(cfg, work_dir=str(tmp_path / 'work'))
+    state = MODELS.build(cfg.model).state_dict()
+    # same keys, one shape differs: mmengine alone would skip it and train
+    cfg.load_from = str(tmp_path / 'other_grid.pth')
+    torch.save({'state_dict': dict(state, **{
+        'backbone.pos_embed': torch.zeros(1, 5, 32)})}, cfg.load_from)
+    with pytest.raises(CheckpointError) as err:
+        Runner.from_cfg(cfg).train()
+    assert str(err.value).startswith(
+        f'{cfg.load_from} does not fit HPM: 0 keys missing, 0 unexpected, '
+        '1 with another shape (e.g. backbone.pos_embed (1, 5, 32) vs '
+        '(1, 17, 32))')
+    # another depth
+    cfg.model.backbone.arch.num_layers = 3
+    cfg.load_from = str(tmp_path / 'two_layers.pth')
+    torch.save({'state_dict': state}, cfg.load_from)
+    with pytest.raises(CheckpointError) as err:
+        Runner.from_cfg(cfg).train()
+    assert str(err.value).startswith(f'{cfg.load_from} does not fit HPM: 24 '
+                                     'keys missing (e.g. backbone.layers.2.')
+    assert ('likely cause: depth 2 in the checkpoint vs 3 in the model '
+            '(backbone.layers)') in str(err.value)
+    assert not glob.glob(osp.join(cfg.work_dir, '*.pth'))
+
+
+def _imagenet_cfg(root: str, **dataset) -> Config:
+    cfg = Config.fromfile(DEMO)
+    cfg.train_dataloader.dataset.data_root = root
+    cfg.train_dataloader.dataset.update(dataset)
+    return cfg
+
+
+def test_empty_or_misplaced_dataset(tmp_path):
+    root = write_imagenet(str(tmp_path / 'in'), per_class=1)
+    ann = osp.join(root, 'meta', 'train.txt')
+    check_datasets_not_empty(_imagenet_cfg(root))
+    with open(ann, 'w') as f:
+        f.write('\n  \n')
+    with pytest.raises(DatasetError) as err:
+        check_datasets_not_empty(_imagenet_cfg(root))
+    assert str(err.value) == f'dataset is empty: {ann} lists 0 images'
+    # listed, but not where data_root + data_prefix put it
+    with open(ann, 'w') as f:
+        f.write('n00000000/n00000000_0.JPEG 0\n')
+    with pytest.raises(DatasetError) as err:
+        check_datasets_not_empty(_imagenet_cfg(root, data_prefix='images'))
+    assert str(err.value) == (
+        'train_dataloader.dataset: the first image '
+        f'{ann} lists does not exist: '
+        f'{osp.join(root, "images", "n00000000/n00000000_0.JPEG")} '
+        '(check data_root and data_prefix)')
+    # a folder dataset without any image
+    os.remove(ann)
+    for img in glob.glob(osp.join(root, 'train', '*', '*')):
+        os.remove(img)
+    with pytest.raises(DatasetError) as err:
+        check_datasets_not_empty(_imagenet_cfg(root))
+    assert str(err.value).startswith(
+        f'dataset is empty: {osp.join(root, "train")} holds 0 images '
+        '(.bmp/.jpeg/.jpg/')
+
+
+def test_downstream_init_checkpoints_are_opened(tmp_path):
+    garbage = str(tmp_path / 'encoder.pth')
+    with open(garbage, 'wb') as f:
+        f.write(b'PK\x03\x04 truncated zip')
+    for config in sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*.py'))):
+        cfg = Config.fromfile(config)
+        init = [(k, v) for k, v in _init_cfgs(cfg.get('model'), 'model')]
+        if not init:
+            continue
+        for where, node in init:
+            node['checkpoint'] = garbage
+        with pytest.raises(CheckpointError) as err:
+            check_checkpoint_paths(cfg)
+        assert str(err.value) == (f'{init[0][0]}.checkpoint: ' +
+                                  NOT_A_CHECKPOINT.format(garbage)), config
+        check_checkpoint_paths(cfg, init_cfg=False)  # tools/test.py
+
+
+def _init_cfgs(node, where):
+    if isinstance(node, dict):
+        init = node.get('init_cfg')
+        if isinstance(init, dict) and init.get('type') == 'Pretrained':
+            yield f'{where}.init_cfg', init
+        for key, val in node.items():
+            if key != 'init_cfg':
+                yield from _init_cfgs(val, f'{where}.{key}')
+
+
+def test_read_image_names_the_file(files):
+    assert read_image(files['image']).shape == (48, 48, 3)
+    with pytest.raises(OSError, match=f'^not an image file: {files["tiny"]}$'):
+        read_image(files['tiny'])
+    with pytest.raises(FileNotFoundError, match='^image not found: nope.png$'):
+        read_image('nope.png')
+
+
+def test_auto_resume_skips_a_truncated_newest_checkpoint(
+        tiny_imagenet, tmp_path, capsys):
+    work = str(tmp_path / 'work')
+    cfg_file = write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet,
+                                 max_epochs=2)
+    Runner.from_cfg(setup_train_cfg(Config.fromfile(cfg_file),
+                                    work_dir=work)).train()
+    newest, older = osp.join(work, 'epoch_2.pth'), osp.join(
+        work, 'epoch_1.pth')
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert f.read().strip() == newest
+    data = open(newest, 'rb').read()
+    with open(newest, 'wb') as f:  # the disk filled up while copying
+        f.write(data[:len(data) // 2])
+    capsys.readouterr()
+
+    assert find_resume_checkpoint(work) == older
+    cfg = setup_train_cfg(Config.fromfile(cfg_file), work_dir=work,
+                          resume='auto')
+    assert cfg.resume and cfg.load_from == older
+    logged = capsys.readouterr()
+    assert (f'--resume: {NOT_A_CHECKPOINT.format(newest)}; resuming from '
+            f'{older} instead') in logged.out + logged.err
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.train_loop.iter == 4  # resumed after epoch 1, not at 0
+    assert read_checkpoint(newest)['meta']['epoch'] == 2  # written anew
+
+
+def test_find_resume_checkpoint_order(tmp_path):
+    work = str(tmp_path)
+    assert find_resume_checkpoint(work) is None
+    for name in ('iter_1', 'iter_2', 'iter_10', 'best_accuracy_iter_50'):
+        torch.save({'state_dict': {}}, osp.join(work, f'{name}.pth'))
+    assert find_resume_checkpoint(work) == osp.join(work, 'iter_10.pth')
+    with open(osp.join(work, 'iter_10.pth'), 'wb') as f:
+        f.write(b'')
+    assert find_resume_checkpoint(work) == osp.join(work, 'iter_2.pth')
+    # last_checkpoint names the newest, whatever its number
+    with open(osp.join(work, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(work, 'iter_1.pth'))
+    assert find_resume_checkpoint(work) == osp.join(work, 'iter_1.pth')
+    for n in (1, 2):
+        with open(osp.join(work, f'iter_{n}.pth'), 'wb') as f:
+            f.write(b'PK\x03\x04')
+    with pytest.raises(CheckpointError) as err:
+        find_resume_checkpoint(work)
+    newest = osp.join(work, 'iter_1.pth')
+    assert str(err.value) == (f'--resume: no readable checkpoint in {work}; '
+                              f'newest: {NOT_A_CHECKPOINT.format(newest)}')
+
+
+def test_load_from_and_resume_paths_are_opened(files, tmp_path):
+    cfg = Config.fromfile(DEMO)
+    cfg.load_from = files['truncated']
+    with pytest.raises(CheckpointError) as err:
+        check_checkpoint_paths(cfg)
+    assert str(err.value) == 'load_from: ' + NOT_A_CHECKPOINT.format(
+        files['truncated'])
+    with pytest.raises(CheckpointError) as err:
+        setup_train_cfg(Config.fromfile(DEMO), work_dir=str(tmp_path),
+                        resume=files['truncated'])
+    assert str(err.value) == '--resume: ' + NOT_A_CHECKPOINT.format(
+        files['truncated'])
+    cfg.load_from = files['tiny']
+    check_checkpoint_paths(cfg)
