@@ -8,6 +8,7 @@ from mmpretrain.registry import MODELS
 from PIL import Image
 
 from hpm_mm.apis import HardPatchInferencer, resize_center_crop
+from hpm_mm.converters import CheckpointError
 from .downstream.helpers import (IMG, build_hpm, hpm_cfg, released_checkpoint,
                                  save_hpm_checkpoint)
 
@@ -124,32 +125,35 @@ def test_bad_inputs(files, tmp_path):
     # the authors' file must be converted first
     released = str(tmp_path / 'released.pth')
     torch.save(released_checkpoint(files['model']), released)
-    with pytest.raises(ValueError, match="authors' released format"):
+    with pytest.raises(CheckpointError, match="the checkpoint is in the "
+                       "'released' format"):
         HardPatchInferencer(files['cfg'], released)
     # a checkpoint of another architecture, and one with a key missing
     other = str(tmp_path / 'other.pth')
     bigger = MODELS.build(
         dict(hpm_cfg(), neck=dict(hpm_cfg()['neck'], decoder_embed_dim=32)))
     torch.save(dict(state_dict=bigger.state_dict()), other)
-    with pytest.raises(ValueError, match='does not fit the model: size '
-                       'mismatch'):
+    with pytest.raises(CheckpointError, match=r'other.pth does not fit HPM: '
+                       r'.*width 32 in the checkpoint vs 16 in the model \(neck\)'):
         HardPatchInferencer(files['cfg'], other)
     partial = str(tmp_path / 'partial.pth')
     state = files['model'].state_dict()
     state.pop('neck.mask_token')
     torch.save(dict(state_dict=state), partial)
-    with pytest.raises(ValueError, match=r"1 missing keys \['neck.mask_"):
+    with pytest.raises(CheckpointError,
+                       match=r'1 keys missing \(e.g. neck.mask_token\)'):
         HardPatchInferencer(files['cfg'], partial)
     garbage = tmp_path / 'garbage.pth'
     garbage.write_bytes(b'not a checkpoint')
-    with pytest.raises(ValueError, match='cannot (read checkpoint|load)'):
+    with pytest.raises(CheckpointError, match='not a PyTorch checkpoint '
+                       r'\(or truncated\): .*garbage.pth'):
         HardPatchInferencer(files['cfg'], str(garbage))
     inferencer = HardPatchInferencer(files['cfg'], files['ckpt'])
     text = tmp_path / 'notes.jpg'
     text.write_text('not an image')
-    with pytest.raises(ValueError, match='not a readable image'):
+    with pytest.raises(OSError, match='not an image file: .*notes.jpg'):
         inferencer([files['images'][0], str(text)])
-    with pytest.raises(FileNotFoundError, match='image file not found'):
+    with pytest.raises(FileNotFoundError, match='image not found'):
         inferencer(str(tmp_path / 'missing.jpg'))
 
 

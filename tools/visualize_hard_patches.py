@@ -17,6 +17,7 @@ import os.path as osp
 import torch
 
 from hpm_mm.apis import HardPatchInferencer
+from hpm_mm.datasets import read_image
 from hpm_mm.runner import exit_on_input_error
 from hpm_mm.visualization import plot_hard_patches
 
@@ -45,6 +46,9 @@ def main() -> None:
     # CheckpointError is a ValueError; OSError: an unreadable image
     with exit_on_input_error('visualize_hard_patches',
                              (OSError, ValueError, TypeError)):
+        for path in args.images:  # fail on a bad image before the model
+            if osp.isfile(path):
+                read_image(path)
         inferencer = HardPatchInferencer(
             args.config, args.checkpoint, device=args.device)
         results = inferencer(args.images, alpha=args.alpha, seed=args.seed)
