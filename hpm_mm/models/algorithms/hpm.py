@@ -7,6 +7,11 @@ from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
+from torch.profiler import record_function
+
+#: ``torch.profiler.record_function`` ranges of one :meth:`HPM.loss` call,
+#: in order; ``tools/benchmark.py`` reads its time split from them.
+LOSS_PHASES = ('hpm.teacher', 'hpm.masker', 'hpm.student', 'hpm.head')
 
 
 def init_mae_weights(module: nn.Module) -> None:
@@ -140,6 +145,9 @@ class HPM(BaseSelfSupervisor):
              **kwargs) -> Dict[str, Tensor]:
         """One HPM step.
 
+        Its phases run in ``torch.profiler.record_function`` ranges named in
+        :data:`LOSS_PHASES` (next to free when no profiler is running).
+
         Args:
             inputs (Tensor): Normalised images (B, 3, H, W).
             data_samples (list[DataSample]): Unused.
@@ -155,12 +163,16 @@ class HPM(BaseSelfSupervisor):
         L, M = self.backbone.num_patches, self.backbone.num_masked
         alpha = self.masker.alpha
         n_hard = self.masker.num_hard(M, alpha)
-        scores = self.teacher_scores(inputs) if n_hard > 0 else None
-        mask = self.masker(scores, M, n_hard, B, L, device=inputs.device)
+        with record_function('hpm.teacher'):
+            scores = self.teacher_scores(inputs) if n_hard > 0 else None
+        with record_function('hpm.masker'):
+            mask = self.masker(scores, M, n_hard, B, L, device=inputs.device)
 
-        latent, mask, ids_restore = self.backbone(inputs, mask)
-        pred, pred_scores = self.neck(latent, ids_restore)
-        losses = self.head.loss(pred, pred_scores, inputs, mask, M)
+        with record_function('hpm.student'):
+            latent, mask, ids_restore = self.backbone(inputs, mask)
+            pred, pred_scores = self.neck(latent, ids_restore)
+        with record_function('hpm.head'):
+            losses = self.head.loss(pred, pred_scores, inputs, mask, M)
         # a fill kernel, not a host-to-device copy (no sync on CUDA)
         losses['alpha'] = inputs.new_full((), alpha)
         return losses
