@@ -9,13 +9,13 @@ from .errors import CheckpointError
 from .formats import FORMATS, detect_format, split_checkpoint, strip_prefix
 from .io import load_checkpoint, save_checkpoint
 from .keymaps import hpm_to_released_key, released_to_hpm_key
-from .released import Conversion, released_to_hpm
+from .released import Conversion, hpm_to_released, released_to_hpm
 from .report import summarize_keys
 
 __all__ = [
     'CheckpointError', 'Conversion', 'FORMATS', 'TARGETS', 'TARGET_PREFIX',
     'convert_encoder', 'detect_format', 'encoder_to', 'extract_encoder',
-    'hpm_to_released_key', 'load_checkpoint', 'released_to_hpm',
-    'released_to_hpm_key', 'save_checkpoint', 'split_checkpoint',
-    'strip_prefix', 'summarize_keys'
+    'hpm_to_released', 'hpm_to_released_key', 'load_checkpoint',
+    'released_to_hpm', 'released_to_hpm_key', 'save_checkpoint',
+    'split_checkpoint', 'strip_prefix', 'summarize_keys'
 ]
