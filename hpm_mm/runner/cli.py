@@ -1,6 +1,7 @@
 """Command-line options shared by tools/train.py and tools/test.py."""
 import argparse
 import os
+from typing import List, Optional
 
 from mmengine.config import DictAction
 
@@ -20,8 +21,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def parse_common_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse and export ``LOCAL_RANK`` as the OpenMMLab launchers expect."""
-    args = parser.parse_args()
+def parse_common_args(parser: argparse.ArgumentParser,
+                      argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) and export ``LOCAL_RANK``
+    as the OpenMMLab launchers expect."""
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
