@@ -44,10 +44,12 @@ def test_wandb_is_one_cfg_option():
     parser = argparse.ArgumentParser()
     add_common_args(parser)
     args = parser.parse_args(
-        ['--cfg-options', 'visualizer.vis_backends.1.type=WandbVisBackend'])
+        ['--cfg-options', 'visualizer.vis_backends.1.type=WandbVisBackend',
+         'visualizer.vis_backends.1.init_kwargs.project=hpm'])
     cfg = Config.fromfile(osp.join(ROOT, 'configs/pretrain/hpm_vit-b.py'))
     cfg.merge_from_dict(args.cfg_options)
     assert _backends(cfg) == ['LocalVisBackend', 'WandbVisBackend']
+    assert cfg.visualizer.vis_backends[1].init_kwargs == dict(project='hpm')
     # builds without wandb installed: it is imported at the first log
     VISBACKENDS.build(dict(cfg.visualizer.vis_backends[1], save_dir='x'))
 

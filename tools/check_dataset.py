@@ -6,7 +6,8 @@ the reason. Exit code 0 when every image reads, 1 otherwise.
 
 Example::
 
-    python tools/check_dataset.py configs/pretrain/hpm_vit-b_custom-folder.py \\
+    python tools/check_dataset.py \\
+        configs/pretrain/hpm_vit-b_custom-folder.py \\
         --cfg-options train_dataloader.dataset.data_root=/data/my_images/
 """
 import argparse

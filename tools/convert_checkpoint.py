@@ -25,7 +25,8 @@ import hpm_mm  # noqa: F401  (allow-lists mmengine checkpoint types)
 from hpm_mm.converters import (TARGET_PREFIX, CheckpointError,
                                convert_encoder, hpm_to_released,
                                load_checkpoint, released_to_hpm,
-                               save_checkpoint, summarize_keys)
+                               save_checkpoint, split_checkpoint,
+                               summarize_keys)
 from hpm_mm.converters.validate import (compare, encoder_reference,
                                         hpm_reference)
 
@@ -147,13 +148,18 @@ def convert(args: argparse.Namespace) -> None:
     print(f'wrote {len(state)} tensors to {args.dst}')
 
 
-#: Targets whose loaders are strict, and what loads them.
+#: Targets whose file must hold every key of the model that loads it.
 STRICT = dict(hpm="hpm_mm's HPM", timm="timm's VisionTransformer")
 
 
 def _to_released(args: argparse.Namespace, obj: Any) -> None:
     """hpm -> the authors' ``state_dict`` + ``ema_state_dict``."""
     student, teacher = hpm_to_released(obj)
+    state, _ = split_checkpoint(obj)
+    missing, unexpected = compare(state, hpm_reference(state))
+    if missing or unexpected:
+        raise CheckpointError('not a complete HPM checkpoint: ' +
+                              summarize_keys(missing + unexpected))
     print(f'input: {args.src} (format {student.source_format}; '
           f'{"; ".join(student.notes)})')
     _print('input keys not converted', student.unknown)

@@ -122,3 +122,18 @@ def test_timm_export_refuses_an_incomplete_encoder(tmp_path, hpm_ckpt,
     assert "would not load into timm's VisionTransformer" in err
     assert 'norm.weight' in err
     assert not (tmp_path / 't.pth').exists()
+
+
+def test_to_released_refuses_an_incomplete_hpm_checkpoint(tmp_path, hpm_ckpt,
+                                                          capsys):
+    state = torch.load(hpm_ckpt, weights_only=False)['state_dict']
+    del state['neck.decoder_pred_losspred.bias']
+    del state['teacher.module.neck.decoder_pred_losspred.bias']
+    src = tmp_path / 'partial.pth'
+    torch.save({'state_dict': state}, src)
+    assert load_tool().main([str(src), str(tmp_path / 'r.pth'), '--to',
+                             'released']) == 1
+    err = capsys.readouterr().err
+    assert 'not a complete HPM checkpoint' in err
+    assert 'neck.decoder_pred_losspred.bias' in err
+    assert not (tmp_path / 'r.pth').exists()
