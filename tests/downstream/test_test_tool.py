@@ -20,6 +20,28 @@ DET = 'configs/det/hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py'
 SEG = 'configs/seg/hpm_vit-base-p16_upernet_8xb2-amp-160k_ade20k-512x512.py'
 
 
+@pytest.fixture(autouse=True)
+def _fresh_visualizers():
+    """mmengine keeps visualizers by name per process, and the mmdet/mmseg
+    configs name theirs 'visualizer': a later Runner in the same process
+    would get an earlier test's (its save dir, or another library's class).
+    Each test here starts without any, as a fresh tools/test.py process."""
+    from mmengine.visualization import Visualizer
+
+    def family(cls):
+        yield cls
+        for sub in cls.__subclasses__():
+            yield from family(sub)
+
+    saved = {c: c._instance_dict.copy() for c in set(family(Visualizer))}
+    for cls in saved:
+        cls._instance_dict.clear()
+    yield
+    for cls, instances in saved.items():
+        cls._instance_dict.clear()
+        cls._instance_dict.update(instances)
+
+
 def _cls_config(tmp_path, hpm_ckpt) -> str:
     root = write_imagenet(str(tmp_path / 'imagenet'))
     cfg = shrink_cls(config(CLS), hpm_ckpt, root)
