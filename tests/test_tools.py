@@ -36,6 +36,26 @@ def test_mmpretrain_train_script_uses_custom_imports(tiny_imagenet,
     assert int(ckpt['state_dict']['teacher.steps']) == 4
 
 
+def test_mim_route_trains_the_cpu_demo_config(tiny_imagenet, tmp_path):
+    """`mim train mmpretrain configs/pretrain/hpm_vit-demo_cpu.py` runs
+    mmpretrain's tools/train.py on the config as it is: no AMP swap there,
+    so the config itself must not ask for AMP on a CPU."""
+    script = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
+                      'train.py')
+    work = tmp_path / 'work'
+    proc = subprocess.run(
+        [sys.executable, script,
+         osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-demo_cpu.py'),
+         '--work-dir', str(work), '--cfg-options',
+         f'train_dataloader.dataset.data_root={tiny_imagenet}',
+         'train_dataloader.batch_size=4', 'train_cfg.max_iters=1'],
+        capture_output=True, text=True, env=_env(), timeout=600,
+        cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = torch.load(str(work / 'iter_1.pth'), weights_only=True)
+    assert int(ckpt['state_dict']['teacher.steps']) == 1
+
+
 def test_dist_train_two_cpu_processes(tiny_imagenet, tmp_path):
     cfg = write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet,
                             batch_size=2)

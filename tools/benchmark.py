@@ -4,36 +4,47 @@ Times forward + backward + optimizer step (+ the teacher's EMA update for
 HPM) after warm-up, alternating HPM and MAE, and reports the median, FLOPs
 per step (``torch.utils.flop_counter``), the memory the autograd graph
 keeps (saved activations), CUDA peak memory when on a GPU, and HPM's time
-split across teacher, masker, student, losses, backward/optimizer and EMA.
+split across teacher, masker, student, head, backward/optimizer and EMA.
+
+Both models run their real ``loss``; the split is read with
+``torch.profiler`` from the ``record_function`` ranges that ``HPM.loss``
+itself opens (``LOSS_PHASES``), so it cannot drift from the model.
 
 Examples::
 
     python tools/benchmark.py                       # ViT-B/16, 224 px, batch 8, CPU
     python tools/benchmark.py --device cuda --amp --batch 64
-    python tools/benchmark.py --masker-batch 256    # masker timing only
+    python tools/benchmark.py --arch deit-tiny --img-size 64 --repeats 1
 """
 import argparse
 import copy
 import os.path as osp
 import statistics
 import time
-from contextlib import contextmanager, nullcontext
-from typing import Callable, Dict, List
+from contextlib import nullcontext
+from typing import Callable, Dict, List, Sequence
 
 import torch
 from mmengine.config import Config
 from mmengine.logging import MessageHub, MMLogger
 from mmpretrain.registry import MODELS
+from mmpretrain.models import VisionTransformer
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile, record_function
 from torch.utils.flop_counter import FlopCounterMode
 
 import hpm_mm  # noqa: F401
+from hpm_mm.models.algorithms.hpm import LOSS_PHASES
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--arch', default='b', help="ViT arch: 'b' or 'l'")
+    p.add_argument('--arch', default='b',
+                   choices=sorted(VisionTransformer.arch_zoo),
+                   help="mmpretrain ViT arch: 'b', 'l', 'h'; 'deit-tiny' "
+                   'for a quick check')
     p.add_argument('--img-size', type=int, default=224)
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--alpha', type=float, default=0.5,
@@ -60,7 +71,7 @@ def build(config: str, arch: str, size: int, alpha: float, device: str,
     model_cfg.backbone.update(arch=arch, img_size=size)
     model_cfg.neck.update(
         num_patches=(size // 16)**2,
-        embed_dim={'b': 768, 'l': 1024, 'h': 1280}[arch])
+        embed_dim=VisionTransformer.arch_zoo[arch]['embed_dims'])
     if model_cfg.type == 'HPM':
         model_cfg.masker = dict(type='HardPatchMasker', fixed_alpha=alpha)
         model_cfg.teacher_dtype = teacher_dtype
@@ -70,60 +81,78 @@ def build(config: str, arch: str, size: int, alpha: float, device: str,
 
 
 class Clock:
-    """Wall-clock sections; synchronises CUDA only here, in the benchmark."""
+    """Wall-clock timing; synchronises CUDA only here, in the benchmark."""
 
     def __init__(self, device: str):
         self.cuda = device.startswith('cuda')
-        self.times: Dict[str, float] = {}
 
     def sync(self):
         if self.cuda:
             torch.cuda.synchronize()
 
-    @contextmanager
-    def __call__(self, name: str):
+    def time(self, fn: Callable[[], None]) -> float:
+        """Seconds ``fn`` takes, device work included."""
         self.sync()
         t = time.perf_counter()
-        yield
+        fn()
         self.sync()
-        self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t
+        return time.perf_counter() - t
 
 
-def hpm_step(model, opt, x, clock: Clock, autocast) -> None:
-    """One HPM step, instrumented section by section (same maths as
-    ``HPM.loss`` + the optimizer + ``HPMTeacherHook``)."""
-    B = x.shape[0]
-    L, M = model.backbone.num_patches, model.backbone.num_masked
-    n_hard = model.masker.num_hard(M)
+#: The benchmark's own ranges around what the Runner does after the loss.
+STEP_PHASES = ('step.backward+optimizer', 'step.ema')
+
+
+def train_step(model, opt, x, autocast) -> None:
+    """One training step as the Runner runs it: the model's real ``loss``
+    (its phases are ``record_function`` ranges, see
+    :data:`hpm_mm.models.algorithms.hpm.LOSS_PHASES`), mmengine's loss
+    parsing, backward, clipping, AdamW and, for HPM, the teacher update of
+    :class:`HPMTeacherHook`."""
     with autocast():
-        with clock('teacher'):
-            scores = model.teacher_scores(x) if n_hard > 0 else None
-        with clock('masker'):
-            mask = model.masker(scores, M, n_hard, B, L, device=x.device)
-        with clock('student'):
-            latent, mask, ids_restore = model.backbone(x, mask)
-            pred, pred_scores = model.neck(latent, ids_restore)
-        with clock('losses'):
-            losses = model.head.loss(pred, pred_scores, x, mask, M)
-            loss = losses['loss_rec'] + losses['loss_pred']
-    with clock('backward+optimizer'):
+        loss, _ = model.parse_losses(model.loss(x, None))
+    with record_function(STEP_PHASES[0]):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-    with clock('ema'):
-        model.teacher.update(model.student_modules(), epoch=0)
+    if hasattr(model, 'teacher'):
+        with record_function(STEP_PHASES[1]):
+            model.teacher.update(model.student_modules(), epoch=0)
 
 
-def mae_step(model, opt, x, clock: Clock, autocast) -> None:
-    with autocast():
-        with clock('forward+loss'):
-            loss = model.loss(x, None)['loss']
-    with clock('backward+optimizer'):
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
+def phase_split(step: Callable[[], None], device: str,
+                phases: Sequence[str] = LOSS_PHASES + STEP_PHASES,
+                repeats: int = 1) -> Dict[str, float]:
+    """Seconds per step spent in each named ``record_function`` range.
+
+    Runs ``step`` under ``torch.profiler`` and reads the ranges' CPU time
+    (CUDA kernel time on a GPU, where the host only queues the work).
+
+    Raises:
+        RuntimeError: A phase was not recorded (e.g. a range was removed
+            from ``HPM.loss``), so the split would be silently wrong.
+    """
+    cuda = device.startswith('cuda')
+    activities = [ProfilerActivity.CPU]
+    if cuda:
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        for _ in range(repeats):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+    totals: Dict[str, float] = {}
+    for event in prof.events():
+        # the host-side range; on a GPU its kernels' time, children included
+        if event.name in phases and event.device_type == DeviceType.CPU:
+            t = event.device_time_total if cuda else event.cpu_time_total
+            totals[event.name] = totals.get(event.name, 0.0) + t
+    missing = [p for p in phases if p not in totals]
+    if missing:
+        raise RuntimeError('phases not recorded by the profiler: '
+                           + ', '.join(missing))
+    return {p: totals[p] / 1e6 / repeats for p in phases}
 
 
 def saved_activation_bytes(fn: Callable[[], None],
@@ -197,7 +226,6 @@ def main() -> None:
         'MAE': build('mae_vit-b.py', args.arch, args.img_size, args.alpha,
                      device),
     }
-    steps = {'HPM': hpm_step, 'MAE': mae_step}
     opts = {
         k: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad],
                              lr=1e-4, betas=(0.9, 0.95))
@@ -206,13 +234,12 @@ def main() -> None:
     x = torch.randn(args.batch, 3, args.img_size, args.img_size,
                     device=device)
 
-    def run(name: str, clock: Clock) -> None:
-        steps[name](models[name], opts[name], x, clock, autocast)
+    def run(name: str) -> None:
+        train_step(models[name], opts[name], x, autocast)
 
-    flops = {k: count_flops(lambda k=k: run(k, Clock('cpu'))) for k in models}
+    flops = {k: count_flops(lambda k=k: run(k)) for k in models}
     saved = {
-        k: saved_activation_bytes(lambda k=k: run(k, Clock('cpu')),
-                                  models[k])
+        k: saved_activation_bytes(lambda k=k: run(k), models[k])
         for k in models
     }
     # teacher_scores runs under no_grad by itself: nothing may be saved
@@ -220,29 +247,23 @@ def main() -> None:
         lambda: models['HPM'].teacher_scores(x), models['HPM'])
     for _ in range(args.warmup):
         for k in models:
-            run(k, Clock(device))
+            run(k)
+    clock = Clock(device)
     totals: Dict[str, List[float]] = {k: [] for k in models}
-    split = Clock(device)
     peak = {}
     for _ in range(args.repeats):
         for k in models:  # alternate HPM and MAE
             if device.startswith('cuda'):
                 torch.cuda.reset_peak_memory_stats()
-            clock = Clock(device)
-            clock.sync()
-            t = time.perf_counter()
-            run(k, clock)
-            clock.sync()
-            totals[k].append(time.perf_counter() - t)
-            if k == 'HPM':
-                for name, v in clock.times.items():
-                    split.times[name] = split.times.get(name, 0.0) + v
+            totals[k].append(clock.time(lambda k=k: run(k)))
             if device.startswith('cuda'):
                 peak[k] = max(peak.get(k, 0),
                               torch.cuda.max_memory_allocated())
+    # the split comes from HPM.loss's own record_function ranges
+    split = phase_split(lambda: run('HPM'), device, repeats=args.repeats)
     med = {k: statistics.median(v) for k, v in totals.items()}
     print(f'device={device} threads={torch.get_num_threads()} '
-          f'arch=ViT-{args.arch.upper()}/16 img={args.img_size} '
+          f'arch=ViT-{args.arch}/16 img={args.img_size} '
           f'batch={args.batch} alpha={args.alpha} amp={args.amp} '
           f'repeats={args.repeats}')
     for k in models:
@@ -257,9 +278,10 @@ def main() -> None:
     print(f'HPM/MAE time ratio {t_ratio:.3f}  FLOP ratio {f_ratio:.3f}  '
           f'(time/FLOP ratio {t_ratio / f_ratio:.3f})')
     print(f'teacher forward keeps {teacher_saved} bytes of activations')
-    total = sum(split.times.values())
-    print('HPM time split: ' + '  '.join(
-        f'{k} {v / total * 100:.1f}%' for k, v in split.times.items()))
+    total = sum(split.values())
+    print('HPM time split (profiler ranges; '
+          f'{total * 1e3:.1f} ms per profiled step): ' + '  '.join(
+              f'{k} {v / total * 100:.1f}%' for k, v in split.items()))
     if args.teacher_dtype:
         print('hard patches that change with teacher_dtype='
               f'{args.teacher_dtype} vs fp32: '

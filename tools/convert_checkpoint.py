@@ -13,6 +13,11 @@ Examples::
     # OpenAI CLIP (TorchScript) -> the CLIP feature target's weights
     python tools/convert_checkpoint.py ViT-B-16.pt \\
         checkpoints/clip_vit-base-p16.pth --to clip-target
+    # -> a timm ViT encoder, and back to the authors' layout
+    python tools/convert_checkpoint.py checkpoints/hpm_vit-b_800e.pth \\
+        checkpoints/hpm_vit-b_800e_timm.pth --to timm
+    python tools/convert_checkpoint.py checkpoints/hpm_vit-b_800e.pth \\
+        hpm_vitb_800e_released.pth --to released
 """
 import argparse
 import os.path as osp
@@ -21,8 +26,9 @@ from typing import Any, List, Optional
 
 import hpm_mm  # noqa: F401  (allow-lists mmengine checkpoint types)
 from hpm_mm.converters import (TARGET_PREFIX, CheckpointError,
-                               convert_encoder, read_checkpoint,
-                               released_to_hpm, save_checkpoint,
+                               convert_encoder, hpm_to_released,
+                               read_checkpoint, released_to_hpm,
+                               save_checkpoint, split_checkpoint,
                                summarize_keys)
 from hpm_mm.converters.clip import clip_reference, clip_visual, \
     infer_clip_arch
@@ -44,6 +50,9 @@ Targets (--to):
               hpm_mm's HPM with strict=True. --source student: student =
               state_dict, teacher = ema_state_dict (a copy of the student
               if the file has none); --source teacher: both = ema_state_dict
+  released    (from 'hpm' only) the authors' layout, the exact inverse of
+              --to hpm: student -> 'state_dict', teacher ->
+              'ema_state_dict', timm/MAE names; loads into their code
   mmpretrain  'backbone.*' VisionTransformer weights (classification)
   mmdet       'backbone.*' ViTDet weights (no cls token / final norm;
               14x14 position grid, interpolated by ViTDet)
@@ -53,6 +62,10 @@ Targets (--to):
               state dict) for CLIPFeatureTarget; the arch is printed.
               DINO's released ViT weights need no conversion
               (DINOFeatureTarget reads timm names)
+  timm        the ViT encoder in timm names, no head: loads with
+              timm.create_model('vit_base_patch16_224', pretrained=True,
+              pretrained_cfg_overlay=dict(file=DST), num_classes=0)
+              (vit_large_patch16_224 for ViT-L); missing keys are an error
 
 --source picks the student or the EMA teacher encoder. The converted
 weights are checked against the target model built from the inferred
@@ -73,13 +86,14 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     parser.add_argument(
         '--to',
         required=True,
-        choices=['hpm', 'mmpretrain', 'mmdet', 'mmseg', 'clip-target'],
+        choices=['hpm', 'released', 'mmpretrain', 'mmdet', 'mmseg', 'timm',
+                 'clip-target'],
         help='output format')
     parser.add_argument(
         '--source',
-        default='student',
         choices=['student', 'teacher'],
-        help='which network to take (default: student)')
+        help='which network to take (default: student; --to released '
+        'always writes both)')
     parser.add_argument(
         '--prefix',
         help='for downstream targets: take the encoder from the keys under '
@@ -110,10 +124,17 @@ def convert(args: argparse.Namespace) -> None:
     if args.to == 'clip-target':
         convert_clip(args)
         return
+    if args.to in ('hpm', 'released') and args.prefix:
+        raise CheckpointError(f'--prefix does not apply to --to {args.to}')
+    if args.to == 'released' and args.source:
+        raise CheckpointError('--source does not apply to --to released '
+                              '(it writes the student and the teacher)')
+    args.source = args.source or 'student'
     obj = read_checkpoint(args.src)
+    if args.to == 'released':
+        _to_released(args, obj)
+        return
     if args.to == 'hpm':
-        if args.prefix:
-            raise CheckpointError('--prefix does not apply to --to hpm')
         conv = released_to_hpm(obj, args.source)
         missing, unexpected = compare(conv.state, hpm_reference(conv.state))
         state = conv.state
@@ -131,9 +152,9 @@ def convert(args: argparse.Namespace) -> None:
     _print('input keys not converted', conv.unknown)
     _print(f'missing for the {args.to} model (left at init)', missing)
     _print(f'unexpected for the {args.to} model (ignored)', unexpected)
-    if args.to == 'hpm' and (missing or unexpected):
-        raise CheckpointError('the result would not load into HPM with '
-                              'strict=True: ' +
+    if args.to in STRICT and (missing or unexpected):
+        raise CheckpointError(f'the result would not load into '
+                              f'{STRICT[args.to]} with strict=True: ' +
                               summarize_keys(missing + unexpected))
     save_checkpoint(
         dict(state_dict=state, meta=_meta(args, obj, conv.source_format)),
@@ -143,7 +164,7 @@ def convert(args: argparse.Namespace) -> None:
 
 def convert_clip(args: argparse.Namespace) -> None:
     """OpenAI CLIP -> visual tower; raises :class:`CheckpointError`."""
-    if args.prefix or args.source != 'student':
+    if args.prefix or args.source:
         raise CheckpointError('--prefix and --source do not apply to '
                               '--to clip-target')
     conv = clip_visual(args.src)
@@ -158,6 +179,32 @@ def convert_clip(args: argparse.Namespace) -> None:
              meta=_meta(args, {}, conv.source_format)), args.dst)
     print(f'CLIPFeatureTarget arch: {infer_clip_arch(conv.state)}')
     print(f'wrote {len(conv.state)} tensors to {args.dst}')
+
+
+#: Targets whose file must hold every key of the model that loads it.
+STRICT = dict(hpm="hpm_mm's HPM", timm="timm's VisionTransformer")
+
+
+def _to_released(args: argparse.Namespace, obj: Any) -> None:
+    """hpm -> the authors' ``state_dict`` + ``ema_state_dict``."""
+    student, teacher = hpm_to_released(obj)
+    state, _ = split_checkpoint(obj)
+    missing, unexpected = compare(state, hpm_reference(state))
+    if missing or unexpected:
+        raise CheckpointError('not a complete HPM checkpoint: ' +
+                              summarize_keys(missing + unexpected))
+    print(f'input: {args.src} (format {student.source_format}; '
+          f'{"; ".join(student.notes)})')
+    _print('input keys not converted', student.unknown)
+    meta = _meta(args, obj, student.source_format)
+    meta['hpm_mm_converter'].pop('source')
+    save_checkpoint(
+        dict(
+            state_dict=student.state,
+            ema_state_dict=teacher.state,
+            meta=meta), args.dst)
+    print(f'wrote {len(student.state)} + {len(teacher.state)} tensors '
+          f'(state_dict + ema_state_dict) to {args.dst}')
 
 
 def main(argv: Optional[List[str]] = None) -> int:

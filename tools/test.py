@@ -1,56 +1,133 @@
 """Evaluate a checkpoint with a config's test set and metric.
 
-Example::
+Examples::
 
     python tools/test.py configs/cls/CONFIG.py work_dirs/x/epoch_100.pth
+    # predictions to a pickle, drawn predictions to a folder
+    python tools/test.py CONFIG CKPT --out results.pkl --show-dir vis
+    # multi-GPU / Slurm
+    tools/dist_test.sh CONFIG CKPT 8
+    tools/slurm_test.sh PARTITION JOB CONFIG CKPT
 """
 import argparse
 import os.path as osp
+import sys
+from typing import List, Optional
 
+import mmengine
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
 from hpm_mm.engine.hooks import CheckpointKeysHook
-from hpm_mm.runner import check_inputs, exit_on_input_error
+from hpm_mm.runner import (check_inputs, exit_on_input_error,
+                           setup_cpu_distributed)
 from hpm_mm.runner.cli import add_common_args, parse_common_args
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a checkpoint')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where logs and metrics go')
+    parser.add_argument(
+        '--out',
+        help="predictions, as the config's library writes them: a .pkl of "
+        "the test samples' predictions (mmpretrain, mmdet: DumpResults / "
+        'DumpDetResults), or a folder of predicted label PNGs (mmseg); with '
+        '--out-item metrics, the metrics (.json, .yaml or .pkl)')
+    parser.add_argument(
+        '--out-item',
+        choices=['pred', 'metrics'],
+        default='pred',
+        help='what --out holds (default: pred)')
+    parser.add_argument(
+        '--show-dir',
+        help='draw the predictions of every test image into this folder '
+        "(the library's visualization hook; mmdet puts a relative path "
+        'under WORK_DIR/TIMESTAMP)')
     add_common_args(parser)
-    return parse_common_args(parser)
+    return parse_common_args(parser, argv)
 
 
-def main() -> None:
-    args = parse_args()
+def enable_visualization(cfg: Config, show_dir: str) -> None:
+    """Turn on the library's visualization hook, as its test.py does."""
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise ValueError('--show-dir needs default_hooks.visualization in '
+                         'the config')
+    scope = cfg.get('default_scope')
+    if scope == 'mmpretrain':
+        hook.update(enable=True, out_dir=show_dir, interval=1)
+    elif scope == 'mmdet':
+        hook.update(draw=True, test_out_dir=show_dir, interval=1)
+    elif scope == 'mmseg':
+        hook.update(draw=True, interval=1)
+        cfg.visualizer.save_dir = show_dir
+    else:
+        raise ValueError(f'--show-dir: unknown default_scope {scope!r}')
+
+
+def dump_predictions(cfg: Config, out: str) -> Optional[type]:
+    """Set up saving the predictions as the library's own test.py does.
+
+    mmseg: its ``IoUMetric`` writes predicted label PNGs to the folder
+    ``out`` (set here in the config). mmpretrain and mmdet: the returned
+    dumper class is to be appended to the runner's test evaluator; it
+    pickles the predictions to ``out``.
+
+    Returns:
+        type | None: ``DumpResults`` / ``DumpDetResults``, None for mmseg.
+    """
+    scope = cfg.get('default_scope')
+    if scope == 'mmseg':
+        cfg.test_evaluator.update(output_dir=out, keep_results=True)
+        return None
+    if not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must be a .pkl file for {scope}: {out}')
+    if scope == 'mmdet':  # masks RLE-encoded, as mmdet's test.py does
+        from mmdet.evaluation import DumpDetResults
+        return DumpDetResults
+    from mmengine.evaluator import DumpResults
+    return DumpResults
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
             raise SystemExit(f'test: error: file not found: {path}')
     # Bad inputs stop here, in one line, before the model is built.
-    with exit_on_input_error('test'):
+    with exit_on_input_error('test', (CheckpointError, FileNotFoundError,
+                                      ValueError)):
         cfg = Config.fromfile(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         cfg.launcher = args.launcher
+        setup_cpu_distributed(cfg, args.launcher)
         cfg.load_from = args.checkpoint
         cfg.resume = False
         cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
             './work_dirs',
             osp.splitext(osp.basename(args.config))[0])
         check_inputs(cfg, loaders=('test_dataloader', ), init_cfg=False)
+        if args.show_dir:
+            enable_visualization(cfg, args.show_dir)
+        dumper = dump_predictions(cfg, args.out) \
+            if args.out and args.out_item == 'pred' else None
     runner = Runner.from_cfg(cfg)
     if not any(isinstance(h, CheckpointKeysHook) for h in runner.hooks):
         # mmengine loads load_from with strict=False: refuse a checkpoint
         # that does not fit the model instead of testing a half-loaded one
         runner.register_hook(CheckpointKeysHook())
+    if dumper is not None:
+        runner.test_evaluator.metrics.append(dumper(out_file_path=args.out))
     with exit_on_input_error('test', (CheckpointError, )):
-        runner.test()
+        metrics = runner.test()
+    if args.out and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
 
 
 if __name__ == '__main__':
-    main()
+    main(sys.argv[1:])

@@ -73,3 +73,11 @@ param_scheduler = [
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=2048)
+
+# Curves in TensorBoard (event files in <work_dir>/<timestamp>/vis_data)
+# beside the json log; W&B instead: --cfg-options
+# visualizer.vis_backends.1.type=WandbVisBackend
+visualizer = dict(vis_backends=[
+    dict(type='LocalVisBackend'),
+    dict(type='TensorboardVisBackend'),
+])

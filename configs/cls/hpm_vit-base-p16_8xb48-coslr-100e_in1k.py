@@ -31,3 +31,11 @@ optim_wrapper = dict(
     optimizer=dict(lr=5e-4 * 384 / 256, weight_decay=0.05),
     paramwise_cfg=dict(layer_decay_rate=0.8))
 auto_scale_lr = dict(base_batch_size=384)
+
+# Curves in TensorBoard (event files in <work_dir>/<timestamp>/vis_data)
+# beside the json log; W&B instead: --cfg-options
+# visualizer.vis_backends.1.type=WandbVisBackend
+visualizer = dict(vis_backends=[
+    dict(type='LocalVisBackend'),
+    dict(type='TensorboardVisBackend'),
+])

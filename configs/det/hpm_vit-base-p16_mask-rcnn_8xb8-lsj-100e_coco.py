@@ -98,3 +98,11 @@ param_scheduler = [
         gamma=0.1)
 ]
 auto_scale_lr = dict(base_batch_size=64)
+
+# Curves in TensorBoard (event files in <work_dir>/<timestamp>/vis_data)
+# beside the json log; W&B instead: --cfg-options
+# visualizer.vis_backends.1.type=WandbVisBackend
+visualizer = dict(vis_backends=[
+    dict(type='LocalVisBackend'),
+    dict(type='TensorboardVisBackend'),
+])

@@ -48,8 +48,16 @@ train_dataloader = dict(
         ]))
 
 max_iters = 1200
-# AMP is switched off automatically by tools/train.py when there is no GPU.
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+# fp32, so that every entry point runs it on a CPU: mmpretrain's own
+# tools/train.py (what `mim train` runs) refuses AmpOptimWrapper without a
+# GPU. Otherwise the recipe of hpm_vit-b.py, with a higher lr.
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    clip_grad=dict(max_norm=5.0),
+    paramwise_cfg=dict(flat_decay_mult=0.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-9, by_epoch=False, begin=0,
          end=100),

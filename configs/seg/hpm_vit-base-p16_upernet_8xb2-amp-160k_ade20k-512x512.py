@@ -29,3 +29,11 @@ model = dict(
 
 optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic')
 fp16 = None  # superseded by AmpOptimWrapper above
+
+# Curves in TensorBoard (event files in <work_dir>/<timestamp>/vis_data)
+# beside the json log; W&B instead: --cfg-options
+# visualizer.vis_backends.1.type=WandbVisBackend
+visualizer = dict(vis_backends=[
+    dict(type='LocalVisBackend'),
+    dict(type='TensorboardVisBackend'),
+])

@@ -11,10 +11,15 @@ mmdet      :class:`ViTDet` names: no cls token, no final norm,    backbone.
            ``pos_embed`` (1, h, w, C) without the cls position
 mmseg      mmseg ``MAE`` names (identical to mmpretrain's for     (none)
            the shared parameters)
+timm       timm ``VisionTransformer`` names (``blocks.0.attn.qkv``, (none)
+           ``norm``), the authors' encoder names; loadable by
+           ``timm.create_model('vit_base_patch16_224',
+           pretrained_cfg_overlay=dict(file=...), num_classes=0)``
 ========== ====================================================== ========
 
 mmseg's ``MAE`` backbone loads the checkpoint's bare keys (it ignores
-``init_cfg.prefix``), hence no prefix for that target.
+``init_cfg.prefix``), hence no prefix for that target; timm reads the
+``state_dict`` entry of the file as it is.
 """
 import math
 from typing import Any, Optional
@@ -25,9 +30,10 @@ from .formats import (HPM, MMDET, MMPRETRAIN, RELEASED, VIT, VITDET,
 from .keymaps import ENCODER, rename
 from .released import Conversion, check_source
 
-TARGETS = ('mmpretrain', 'mmdet', 'mmseg')
+TARGETS = ('mmpretrain', 'mmdet', 'mmseg', 'timm')
 #: Key prefix of the files written for each target.
-TARGET_PREFIX = dict(mmpretrain='backbone.', mmdet='backbone.', mmseg='')
+TARGET_PREFIX = dict(
+    mmpretrain='backbone.', mmdet='backbone.', mmseg='', timm='')
 
 _HPM_PREFIX = dict(student='backbone.', teacher='teacher.module.backbone.')
 
@@ -137,6 +143,10 @@ def encoder_to(target: str, enc: Conversion) -> Conversion:
                 f'{target}; convert the pretraining checkpoint instead')
         return Conversion(dict(enc.state), enc.source_format,
                           list(enc.unknown), list(enc.notes))
+    if target == 'timm':
+        state, dropped = rename(enc.state, ENCODER.left)
+        return Conversion(state, enc.source_format,
+                          list(enc.unknown) + dropped, list(enc.notes))
     if target != 'mmdet':
         return Conversion(dict(enc.state), enc.source_format,
                           list(enc.unknown), list(enc.notes))

@@ -1,12 +1,13 @@
-"""Authors' released checkpoint -> hpm_mm pretraining state dict."""
+"""Authors' released checkpoint <-> hpm_mm pretraining state dict."""
 from dataclasses import dataclass, field
-from typing import Any, List
+from typing import Any, List, Tuple
 
 import torch
 
 from .errors import CheckpointError
-from .formats import RELEASED, StateDict, detect_format, split_checkpoint
-from .keymaps import released_to_hpm_key, rename
+from .formats import (HPM, RELEASED, StateDict, detect_format,
+                      split_checkpoint)
+from .keymaps import hpm_to_released_key, released_to_hpm_key, rename
 
 SOURCES = ('student', 'teacher')
 
@@ -102,3 +103,60 @@ def released_to_hpm(obj: Any, source: str = 'student') -> Conversion:
     state['teacher.steps'] = torch.tensor(0, dtype=torch.long)
     unknown = sorted(set(unknown) | set(unknown_t))
     return Conversion(state, fmt, unknown, notes)
+
+
+_TEACHER = 'teacher.module.'
+
+
+def hpm_to_released(obj: Any) -> Tuple[Conversion, Conversion]:
+    """Convert an :class:`HPM` checkpoint back into the authors' layout.
+
+    The exact inverse of :func:`released_to_hpm` with ``source='student'``:
+    the student (``backbone.*``, ``neck.*``) becomes the released
+    ``state_dict`` and the teacher (``teacher.module.*``) its
+    ``ema_state_dict``, both in timm/MAE names, so the file loads into the
+    authors' code. ``teacher.steps`` has no released counterpart and is
+    dropped.
+
+    Args:
+        obj (Any): A loaded hpm_mm pretraining checkpoint (or its state
+            dict).
+
+    Returns:
+        tuple[Conversion, Conversion]: The student (``state_dict``) and the
+        teacher (``ema_state_dict``); ``unknown`` lists the input keys that
+        were not converted.
+
+    Raises:
+        CheckpointError: Not an hpm checkpoint, no teacher in it, or a
+            student key without a released name.
+    """
+    main, _ = split_checkpoint(obj)
+    fmt = detect_format(main)
+    if fmt != HPM:
+        raise CheckpointError(f'expected an hpm_mm pretraining checkpoint '
+                              f'(backbone.*, neck.*), got format {fmt!r}')
+    teacher_src = {
+        k[len(_TEACHER):]: v
+        for k, v in main.items() if k.startswith(_TEACHER)
+    }
+    if not teacher_src:
+        raise CheckpointError('no teacher (teacher.module.*) in the hpm '
+                              'checkpoint')
+    student_src = {
+        k: v
+        for k, v in main.items()
+        if k.startswith(('backbone.', 'neck.'))
+    }
+    student, bad = rename(student_src, hpm_to_released_key)
+    teacher, bad_t = rename(teacher_src, hpm_to_released_key)
+    if bad or bad_t:
+        names = sorted(set(bad) | {_TEACHER + k for k in bad_t})
+        raise CheckpointError('no released name for: ' + ', '.join(names[:6])
+                              + (' ...' if len(names) > 6 else ''))
+    _same_shapes(student, teacher, 'student and teacher')
+    rest = sorted(k for k in main
+                  if k not in student_src and not k.startswith(_TEACHER))
+    notes = ['state_dict from the student, ema_state_dict from the teacher']
+    return (Conversion(student, fmt, rest, notes),
+            Conversion(teacher, fmt, [], []))

@@ -15,6 +15,7 @@ import torch
 
 from .errors import CheckpointError
 from .formats import StateDict
+from .keymaps import ENCODER, rename
 
 Shapes = Dict[str, torch.Size]
 
@@ -118,15 +119,22 @@ def encoder_reference(target: str, enc: StateDict) -> Shapes:
     """Shapes of the downstream backbone these (target-named) weights fit.
 
     Args:
-        target (str): 'mmpretrain', 'mmdet' or 'mmseg'.
+        target (str): 'mmpretrain', 'mmdet', 'mmseg' or 'timm'.
         enc (dict): Converted weights, bare keys.
 
     Returns:
         dict: Key -> shape, bare keys. mmpretrain: ``VisionTransformer``
         with a final norm; mmdet: :class:`ViTDet` with relative positions;
         mmseg: ``MAE`` as in the seg configs (``final_norm=False``, layer
-        scale, relative position bias).
+        scale, relative position bias); timm: timm's ``VisionTransformer``
+        with a cls token, final norm and no head (``num_classes=0``), built
+        as mmpretrain's (same parameters) so timm is not needed here.
     """
+    if target == 'timm':
+        # timm's ViT holds exactly mmpretrain's parameters, in timm names
+        vit, _ = rename(enc, ENCODER.right)
+        ref = encoder_reference('mmpretrain', vit)
+        return {ENCODER.left(k): v for k, v in ref.items()}
     a = infer_vit_arch(enc)
     if target == 'mmpretrain':
         from mmpretrain.models import VisionTransformer

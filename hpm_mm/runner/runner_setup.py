@@ -74,14 +74,29 @@ def setup_train_cfg(cfg: Config,
             raise ValueError('--auto-scale-lr needs '
                              'auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
-    if not torch.cuda.is_available():
-        # NCCL needs GPUs; gloo runs multi-process training on CPUs, where
-        # DDP must not be given device ids.
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-        cfg.env_cfg.dist_cfg.backend = 'gloo'
-        if launcher != 'none' and cfg.get('model_wrapper_cfg') is None:
-            cfg.model_wrapper_cfg = dict(
-                type='MMDistributedDataParallel',
-                broadcast_buffers=False,
-                device_ids=None)
+    return setup_cpu_distributed(cfg, launcher)
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str = 'none') -> Config:
+    """Without a GPU: the gloo backend, and DDP without device ids.
+
+    NCCL needs GPUs; gloo runs multi-process training and testing on CPUs,
+    where DDP must not be given device ids. Nothing changes on a GPU.
+
+    Args:
+        cfg (Config): The loaded config (modified in place and returned).
+        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    if torch.cuda.is_available():
+        return cfg
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    if launcher != 'none' and cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            device_ids=None)
     return cfg

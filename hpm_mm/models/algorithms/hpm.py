@@ -7,8 +7,13 @@ from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
+from torch.profiler import record_function
 
 from ..heads import HPMFeatureHead
+
+#: ``torch.profiler.record_function`` ranges of one :meth:`HPM.loss` call,
+#: in order; ``tools/benchmark.py`` reads its time split from them.
+LOSS_PHASES = ('hpm.teacher', 'hpm.masker', 'hpm.student', 'hpm.head')
 
 
 def init_mae_weights(module: nn.Module) -> None:
@@ -222,6 +227,9 @@ class HPM(BaseSelfSupervisor):
              **kwargs) -> Dict[str, Tensor]:
         """One HPM step.
 
+        Its phases run in ``torch.profiler.record_function`` ranges named in
+        :data:`LOSS_PHASES` (next to free when no profiler is running).
+
         Args:
             inputs (Tensor): Normalised images (B, 3, H, W).
             data_samples (list[DataSample]): Unused.
@@ -240,15 +248,19 @@ class HPM(BaseSelfSupervisor):
         gen = self.target_generator if self.with_target_generator else None
         with_tokens = gen is not None and gen.from_teacher
         scores = tokens = None
-        if n_hard > 0 or with_tokens:
-            scores, tokens = self.teacher_forward(inputs, n_hard > 0,
-                                                  with_tokens)
-        mask = self.masker(scores, M, n_hard, B, L, device=inputs.device)
+        with record_function('hpm.teacher'):
+            if n_hard > 0 or with_tokens:
+                scores, tokens = self.teacher_forward(inputs, n_hard > 0,
+                                                      with_tokens)
+        with record_function('hpm.masker'):
+            mask = self.masker(scores, M, n_hard, B, L, device=inputs.device)
 
-        latent, mask, ids_restore = self.backbone(inputs, mask)
-        pred, pred_scores = self.neck(latent, ids_restore)
-        target = inputs if gen is None else gen(inputs, tokens)
-        losses = self.head.loss(pred, pred_scores, target, mask, M)
+        with record_function('hpm.student'):
+            latent, mask, ids_restore = self.backbone(inputs, mask)
+            pred, pred_scores = self.neck(latent, ids_restore)
+        with record_function('hpm.head'):  # the target, then the losses
+            target = inputs if gen is None else gen(inputs, tokens)
+            losses = self.head.loss(pred, pred_scores, target, mask, M)
         # a fill kernel, not a host-to-device copy (no sync on CUDA)
         losses['alpha'] = inputs.new_full((), alpha)
         return losses
