@@ -21,8 +21,8 @@ HPM_SCALARS = ('loss_rec', 'loss_pred', 'rank_acc', 'alpha')
 CONFIGS = [
     'configs/pretrain/hpm_vit-b.py',
     'configs/pretrain/mae_vit-b.py',
-    'configs/cls/hpm_vit-base-p16_8xb128-coslr-100e_in1k.py',
-    'configs/cls/hpm_vit-large-p16_8xb128-coslr-50e_in1k.py',
+    'configs/cls/hpm_vit-base-p16_8xb48-coslr-100e_in1k.py',
+    'configs/cls/hpm_vit-large-p16_8xb64-coslr-50e_in1k.py',
     'configs/cls/hpm_vit-base-p16_8xb256-linear-coslr-100e_in1k.py',
     'configs/det/hpm_vit-large-p16_mask-rcnn_8xb8-lsj-100e_coco.py',
     'configs/seg/hpm_vit-large-p16_upernet_8xb2-amp-160k_ade20k-512x512.py',
