@@ -1,5 +1,6 @@
 """HardPatchMasker: counts, hard patches, uniformity, schedule."""
 import math
+import os
 
 import pytest
 import torch
@@ -101,7 +102,9 @@ def test_alpha_schedule_iter(message_hub):
 
 def test_missing_progress_is_a_clear_error():
     from mmengine.logging import MessageHub
-    MessageHub.get_instance('hpm_test_empty_hub')
+
+    # a new hub becomes the current one (a name used before would not)
+    MessageHub.get_instance(f'hpm_test_empty_hub_{os.urandom(6).hex()}')
     with pytest.raises(RuntimeError, match='MessageHub'):
         HardPatchMasker().alpha
 
