@@ -68,9 +68,13 @@ def test_teacher_hook_waits_for_the_optimizer_step():
 
 
 def test_teacher_hook_refuses_a_model_without_teacher():
-    runner = teacher_runner(torch.nn.Linear(2, 2))
-    with pytest.raises(TypeError, match='no HPM teacher .*Linear'):
-        HPMTeacherHook().before_train(runner)
+    half = torch.nn.Linear(2, 2)
+    half.teacher = None  # a teacher but no student_modules()
+    for model in (torch.nn.Linear(2, 2), half):
+        with pytest.raises(TypeError) as err:
+            HPMTeacherHook().before_train(teacher_runner(model))
+        assert str(err.value) == \
+            'HPMTeacherHook: the model has no HPM teacher (Linear)'
 
 
 def test_non_finite_loss_hook_names_term_and_iteration():
@@ -79,13 +83,15 @@ def test_non_finite_loss_hook_names_term_and_iteration():
     hook.after_train_iter(
         runner, 0, outputs=dict(loss_rec=torch.tensor(1.), loss=2.0,
                                 rank_acc=float('nan')))  # not a loss term
-    with pytest.raises(FloatingPointError,
-                       match=r'iteration 7: loss_pred=nan, loss=inf'):
+    with pytest.raises(FloatingPointError) as err:
         hook.after_train_iter(
             runner, 0,
-            outputs=dict(loss_rec=torch.tensor(1.),
+            outputs=dict(rank_acc=0.5, loss_rec=torch.tensor(1.),
                          loss_pred=torch.tensor(float('nan')),
                          loss=float('inf')))
+    assert str(err.value) == (
+        'non-finite loss at iteration 7: loss_pred=nan, loss=inf; training '
+        'stopped, the last checkpoint was saved before it')
 
 
 def test_rng_state_round_trip():
@@ -114,7 +120,8 @@ def test_rng_state_hook_saves_and_restores_on_resume_only():
     assert not torch.equal(torch.rand(3), expected)
 
 
-def test_rng_state_hook_restores_after_replayed_batches():
+@pytest.mark.parametrize('skip', [1, 3])
+def test_rng_state_hook_restores_after_replayed_batches(skip):
     """Iteration-based resume: the state applies after the skipped batches."""
     hook, ckpt = RNGStateHook(), {}
     hook.before_save_checkpoint(None, ckpt)
@@ -122,17 +129,53 @@ def test_rng_state_hook_restores_after_replayed_batches():
     hook.after_load_checkpoint(SimpleNamespace(_resume=True), ckpt)
 
     batches = iter(range(5))
-    loop = SimpleNamespace(iter=2, dataloader_iterator=batches)
+    loop = SimpleNamespace(iter=skip, dataloader_iterator=batches)
     hook.before_train_epoch(SimpleNamespace(train_loop=loop))
     it = loop.dataloader_iterator
     assert iter(it) is it
     assert it.__length_hint__() == batches.__length_hint__()  # forwarded
-    for want in (0, 1):
+    for want in range(skip):
         assert next(it) == want
         torch.rand(1)  # the replay consumes random numbers
-    assert next(it) == 2
+    assert next(it) == skip
     assert torch.rand(1).item() == expected
-    assert next(it) == 3 and torch.rand(1).item() != expected
+    assert next(it) == skip + 1 and torch.rand(1).item() != expected
+
+
+@pytest.mark.parametrize('loop', [
+    SimpleNamespace(iter=0, dataloader_iterator=iter(range(3))),  # iter, 0
+    SimpleNamespace(iter=5),  # epoch-based loop: no dataloader_iterator
+])
+def test_rng_state_hook_restores_at_once_without_replay(loop):
+    hook, ckpt = RNGStateHook(), {}
+    hook.before_save_checkpoint(None, ckpt)
+    expected = torch.rand(1).item()
+    hook.after_load_checkpoint(SimpleNamespace(_resume=True), ckpt)
+    before = getattr(loop, 'dataloader_iterator', None)
+    hook.before_train_epoch(SimpleNamespace(train_loop=loop))
+    assert getattr(loop, 'dataloader_iterator', None) is before
+    assert torch.rand(1).item() == expected
+
+
+def test_rng_state_cuda_generators(monkeypatch):
+    """With CUDA initialised its generators are saved and restored too."""
+    cuda, calls = torch.cuda, []
+    monkeypatch.setattr(cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(cuda, 'get_rng_state_all', lambda: ['gpu0'])
+    monkeypatch.setattr(cuda, 'set_rng_state_all', calls.append)
+    monkeypatch.setattr(cuda, 'is_initialized', lambda: False)
+    assert 'cuda' not in get_rng_state()  # never touch an unused GPU
+    monkeypatch.setattr(cuda, 'is_initialized', lambda: True)
+    state = get_rng_state()
+    assert state['cuda'] == ['gpu0']
+    set_rng_state(state)
+    assert calls == [['gpu0']]
+    del state['cuda']
+    set_rng_state(state)  # a CPU checkpoint on a GPU machine
+    assert calls == [['gpu0']]
+    monkeypatch.setattr(cuda, 'is_available', lambda: False)
+    set_rng_state(dict(state, cuda=['gpu0']))  # a GPU checkpoint on a CPU
+    assert calls == [['gpu0']]
 
 
 def checkpoint_runner(model):
@@ -143,13 +186,14 @@ def test_checkpoint_keys_hook_accepts_a_fitting_checkpoint(monkeypatch):
     from hpm_mm.engine.hooks import checkpoint_keys_hook
     logged = []
     monkeypatch.setattr(checkpoint_keys_hook, 'print_log',
-                        lambda msg, logger: logged.append(msg))
+                        lambda msg, logger: logged.append((msg, logger)))
     model = torch.nn.Sequential(torch.nn.Linear(2, 2))
     state = {f'module.{k}': v for k, v in model.state_dict().items()}
     state['extra.weight'] = torch.zeros(1)
     CheckpointKeysHook().after_load_checkpoint(
         checkpoint_runner(Wrapped(model)), dict(state_dict=state))
-    assert logged == ["checkpoint: 1 unexpected keys: ['extra.weight']"]
+    assert logged == [("checkpoint: 1 unexpected keys: ['extra.weight']",
+                       'current')]
 
 
 def test_checkpoint_keys_hook_names_missing_keys():
@@ -170,3 +214,22 @@ def test_checkpoint_keys_hook_names_missing_keys():
     with pytest.raises(KeyError, match=only_bias):
         CheckpointKeysHook(allow_missing=('1.', )).after_load_checkpoint(
             checkpoint_runner(model), {'0.weight': torch.zeros(2, 2)})
+
+
+def test_checkpoint_keys_hook_lists_at_most_a_few_keys(monkeypatch):
+    from hpm_mm.engine.hooks import checkpoint_keys_hook
+    logged = []
+    monkeypatch.setattr(checkpoint_keys_hook, 'print_log',
+                        lambda msg, logger: logged.append(msg))
+    model = torch.nn.Sequential(*(torch.nn.Linear(2, 2) for _ in range(4)))
+    state = {f'x{i:02d}': torch.zeros(1) for i in range(12)}
+    with pytest.raises(KeyError) as err:
+        CheckpointKeysHook().after_load_checkpoint(
+            checkpoint_runner(model), state)
+    first = [f'x{i:02d}' for i in range(12)]
+    assert logged == [f'checkpoint: 12 unexpected keys: {first[:10]}']
+    assert err.value.args[0] == (
+        "checkpoint does not fit Sequential: 8 missing keys, e.g. "
+        "['0.bias', '0.weight', '1.bias', '1.weight', '2.bias']; "
+        f"unexpected e.g. {first[:5]} (wrong kind of checkpoint? convert "
+        'it with tools/convert_checkpoint.py)')

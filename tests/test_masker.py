@@ -125,3 +125,23 @@ def test_bad_call():
         masker(torch.randn(2, L), M, M + 1, 2, L)
     with pytest.raises(ValueError, match='scores'):
         masker(None, M, 3, 2, L)
+
+
+def test_edges_of_the_valid_range(message_hub):
+    """alpha 1, one masked patch, n_hard given explicitly."""
+    masker = HardPatchMasker(alpha_max=1.0, fixed_alpha=1.0)
+    assert masker.num_hard(12) == 12
+    assert masker.num_hard(12, 0.25) == 3  # the given alpha, not 1.0
+    mask = masker(None, 1, 0, 3, 16)
+    assert (mask.sum(1) == 1).all()
+    with pytest.raises(ValueError, match='num_masked'):
+        masker(None, 0, 0, 3, 16)
+
+
+def test_mask_follows_the_device():
+    """Scores' device, else the given one (meta stands in for CUDA)."""
+    masker = HardPatchMasker(fixed_alpha=0.5)
+    meta = torch.device('meta')
+    assert masker(None, 12, 0, 2, 16, device=meta).device == meta
+    scores = torch.zeros(2, 16, device=meta)
+    assert masker(scores, 12, 6, 2, 16).device == meta

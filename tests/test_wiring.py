@@ -219,6 +219,7 @@ def run_both(model, message_hub, epoch, max_epochs=10, seed=3):
     [
         (9, 'relative', False),  # alpha 0.5: n_hard 6 of 12
         (4, 'absolute', False),  # alpha 0.25: n_hard 3
+        (1, 'relative', False),  # alpha 0.1: n_hard 1
         (0, 'relative', True),  # alpha 0.05: n_hard 0, uniform mask
     ])
 def test_one_step_equals_plain_reference(message_hub, epoch, mode,
