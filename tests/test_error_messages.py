@@ -80,6 +80,9 @@ CASES = {
     'teacher momentum_end': (
         lambda: HPMTeacherEMA(torch.nn.Linear(2, 2), momentum_end=0),
         ValueError, 'HPMTeacherEMA: momentum_end must be in (0, 1), got 0'),
+    'teacher momentum 1': (
+        lambda: HPMTeacherEMA(torch.nn.Linear(2, 2), momentum_end=1.0),
+        ValueError, 'HPMTeacherEMA: momentum_end must be in (0, 1), got 1.0'),
     'teacher warmup': (
         lambda: HPMTeacherEMA(torch.nn.Linear(2, 2), warmup_epochs=-1),
         ValueError, 'HPMTeacherEMA: warmup_epochs must be >= 0, got -1'),

@@ -142,6 +142,9 @@ def test_mask_follows_the_device():
     """Scores' device, else the given one (meta stands in for CUDA)."""
     masker = HardPatchMasker(fixed_alpha=0.5)
     meta = torch.device('meta')
+    cpu_rng = torch.get_rng_state()
     assert masker(None, 12, 0, 2, 16, device=meta).device == meta
+    # drawn by that device's generator, the CPU's left alone
+    assert torch.equal(torch.get_rng_state(), cpu_rng)
     scores = torch.zeros(2, 16, device=meta)
     assert masker(scores, 12, 6, 2, 16).device == meta

@@ -220,8 +220,11 @@ def test_training_without_teacher_hook_fails(message_hub):
     x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
     for _ in range(3):
         model.loss(x, None)
-    with pytest.raises(RuntimeError, match='HPMTeacherHook'):
+    with pytest.raises(RuntimeError) as err:
         model.loss(x, None)
+    assert str(err.value) == (
+        'HPM: 3 training steps and the teacher was never updated; add '
+        "dict(type='HPMTeacherHook') to custom_hooks")
     model.teacher.update(model.student_modules(), epoch=0)
     model.loss(x, None)  # updated once: fine
 
@@ -242,34 +245,31 @@ def test_teacher_updates_after_moving_the_model():
 
 
 def test_defaults_are_the_released_vit_b_recipe():
-    """Constructor defaults: ViT-B/16 at 224, a 512-wide 8-block decoder."""
-    import inspect
+    """Built without arguments: ViT-B/16 at 224, a 512-wide 8-block decoder.
 
+    Built on the meta device: shapes only, no memory.
+    """
     from hpm_mm.models import HardPatchMasker, HPMHead
 
-    def defaults(cls):
-        return {n: p.default for n, p in
-                inspect.signature(cls).parameters.items()}
-
-    assert {k: defaults(HPMViT)[k] for k in
-            ('arch', 'img_size', 'patch_size', 'mask_ratio')} == dict(
-                arch='b', img_size=224, patch_size=16, mask_ratio=0.75)
-    assert {k: defaults(HPMDecoder)[k] for k in
-            ('num_patches', 'patch_size', 'in_chans', 'decoder_embed_dim',
-             'decoder_depth', 'decoder_num_heads', 'mlp_ratio')} == dict(
-                 num_patches=196, patch_size=16, in_chans=3,
-                 decoder_embed_dim=512, decoder_depth=8,
-                 decoder_num_heads=16, mlp_ratio=4)
-    assert defaults(HPMDecoder)['embed_dim'] == 1024  # MAE's; configs set it
-    assert {k: defaults(HPMHead)[k] for k in
-            ('norm_pix', 'patch_size', 'in_channels',
-             'loss_rec_weight')} == dict(
-                 norm_pix=False, patch_size=16, in_channels=3,
-                 loss_rec_weight=1.0)
-    assert defaults(HardPatchMasker)['alpha_max'] == 0.5
-    assert {k: defaults(HPMTeacherEMA)[k] for k in
-            ('momentum_start', 'momentum_end', 'warmup_epochs')} == dict(
-                momentum_start=0.999, momentum_end=0.9999, warmup_epochs=100)
+    with torch.device('meta'):
+        vit, dec, head = HPMViT(), HPMDecoder(), HPMHead()
+    assert (vit.embed_dims, vit.num_layers, vit.num_patches,
+            vit.patch_embed.projection.kernel_size, vit.num_masked) == (
+                768, 12, 196, (16, 16), 147)
+    # MAE's decoder defaults: a ViT-L encoder width (configs set it)
+    assert (dec.decoder_embed.in_features, dec.decoder_embed.out_features,
+            dec.decoder_pos_embed.shape[1]) == (1024, 512, 197)
+    for blocks in (dec.decoder_blocks, dec.decoder_blocks_losspred):
+        assert len(blocks) == 8
+        assert blocks[0].attn.num_heads == 16
+        assert blocks[0].ffn.layers[0][0].out_features == 4 * 512
+    assert dec.decoder_pred.out_features == 16 * 16 * 3
+    assert (head.patch_size, head.in_channels, head.norm_pix,
+            head.loss_rec_weight) == (16, 3, False, 1.0)
+    assert HardPatchMasker().alpha_max == 0.5
+    teacher = HPMTeacherEMA(torch.nn.Linear(2, 2))
+    assert (teacher.momentum_start, teacher.momentum_end,
+            teacher.warmup_epochs) == (0.999, 0.9999, 100)
 
 
 def test_every_layer_norm_has_eps_1e_6():
@@ -399,7 +399,12 @@ def test_teacher_update_parameters_reads_the_epoch(message_hub):
     lin = torch.nn.Linear(2, 2)
     t = HPMTeacherEMA(lin)
     with torch.no_grad():
-        lin.weight.add_(1.0)
+        lin.weight.add_(10.0)
+    before = t.module.weight.clone()
+    t.update_parameters(lin)  # no epoch yet: epoch 0
+    d0 = 0.999
+    expected = d0 * before + (1 - d0) * lin.weight
+    assert torch.allclose(t.module.weight, expected, atol=1e-6, rtol=0)
     before = t.module.weight.clone()
     message_hub.update_info('epoch', 50)
     t.update_parameters(lin)
