@@ -112,3 +112,28 @@ def test_head_norm_pix_target():
     expect = (raw - raw.mean(-1, keepdim=True)) / (
         raw.var(-1, keepdim=True) + 1e-6).sqrt()
     assert torch.allclose(t, expect)
+
+
+def test_head_loss_rec_weight_and_channels():
+    torch.manual_seed(0)
+    imgs = torch.randn(2, 1, 8, 8)  # one channel
+    mask = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 1]], dtype=torch.bool)
+    outs = {}
+    for w in (0.0, 0.5, 1.0):
+        head = HPMHead(patch_size=4, in_channels=1, loss_rec_weight=w)
+        assert head.construct_target(imgs).shape == (2, 4, 16)
+        pred = torch.zeros(2, 4, 16)
+        outs[w] = head.loss(pred, torch.randn(2, 4), imgs, mask, 3)
+    assert outs[0.0]['loss_rec'].item() == 0.0
+    assert outs[0.5]['loss_rec'].item() == pytest.approx(
+        0.5 * outs[1.0]['loss_rec'].item())
+
+
+def test_constant_predictor_ranks_nothing():
+    """Equal scores order no pair: rank_acc 0, not 0.5 or 1."""
+    head = HPMHead(patch_size=4)
+    imgs = torch.randn(2, 3, 8, 8)
+    mask = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 1]], dtype=torch.bool)
+    out = head.loss(torch.randn(2, 4, 48), torch.zeros(2, 4), imgs, mask, 3)
+    assert out['rank_acc'].item() == 0.0
+    assert out['loss_pred'].item() == pytest.approx(-math.log(0.5 + 1e-6))

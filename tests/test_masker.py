@@ -1,5 +1,6 @@
 """HardPatchMasker: counts, hard patches, uniformity, schedule."""
 import math
+import os
 
 import pytest
 import torch
@@ -156,7 +157,9 @@ def test_hardest_from_the_start(message_hub, alpha_max, n_hard):
 
 def test_missing_progress_is_a_clear_error():
     from mmengine.logging import MessageHub
-    MessageHub.get_instance('hpm_test_empty_hub')
+
+    # a new hub becomes the current one (a name used before would not)
+    MessageHub.get_instance(f'hpm_test_empty_hub_{os.urandom(6).hex()}')
     with pytest.raises(RuntimeError, match='MessageHub'):
         HardPatchMasker().alpha
 
@@ -179,3 +182,26 @@ def test_bad_call():
         masker(torch.randn(2, L), M, M + 1, 2, L)
     with pytest.raises(ValueError, match='scores'):
         masker(None, M, 3, 2, L)
+
+
+def test_edges_of_the_valid_range(message_hub):
+    """alpha 1, one masked patch, n_hard given explicitly."""
+    masker = HardPatchMasker(alpha_max=1.0, fixed_alpha=1.0)
+    assert masker.num_hard(12) == 12
+    assert masker.num_hard(12, 0.25) == 3  # the given alpha, not 1.0
+    mask = masker(None, 1, 0, 3, 16)
+    assert (mask.sum(1) == 1).all()
+    with pytest.raises(ValueError, match='num_masked'):
+        masker(None, 0, 0, 3, 16)
+
+
+def test_mask_follows_the_device():
+    """Scores' device, else the given one (meta stands in for CUDA)."""
+    masker = HardPatchMasker(fixed_alpha=0.5)
+    meta = torch.device('meta')
+    cpu_rng = torch.get_rng_state()
+    assert masker(None, 12, 0, 2, 16, device=meta).device == meta
+    # drawn by that device's generator, the CPU's left alone
+    assert torch.equal(torch.get_rng_state(), cpu_rng)
+    scores = torch.zeros(2, 16, device=meta)
+    assert masker(scores, 12, 6, 2, 16).device == meta

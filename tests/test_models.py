@@ -220,8 +220,11 @@ def test_training_without_teacher_hook_fails(message_hub):
     x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
     for _ in range(3):
         model.loss(x, None)
-    with pytest.raises(RuntimeError, match='HPMTeacherHook'):
+    with pytest.raises(RuntimeError) as err:
         model.loss(x, None)
+    assert str(err.value) == (
+        'HPM: 3 training steps and the teacher was never updated; add '
+        "dict(type='HPMTeacherHook') to custom_hooks")
     model.teacher.update(model.student_modules(), epoch=0)
     model.loss(x, None)  # updated once: fine
 
@@ -239,3 +242,172 @@ def test_teacher_updates_after_moving_the_model():
     after = model.teacher.module.state_dict()['neck.decoder_pred.weight']
     assert after.dtype == torch.float64
     assert torch.allclose(after, before + 0.001, atol=1e-9)
+
+
+def test_defaults_are_the_released_vit_b_recipe():
+    """Built without arguments: ViT-B/16 at 224, a 512-wide 8-block decoder.
+
+    Built on the meta device: shapes only, no memory.
+    """
+    from hpm_mm.models import HardPatchMasker, HPMHead
+
+    with torch.device('meta'):
+        vit, dec, head = HPMViT(), HPMDecoder(), HPMHead()
+    assert (vit.embed_dims, vit.num_layers, vit.num_patches,
+            vit.patch_embed.projection.kernel_size, vit.num_masked) == (
+                768, 12, 196, (16, 16), 147)
+    # MAE's decoder defaults: a ViT-L encoder width (configs set it)
+    assert (dec.decoder_embed.in_features, dec.decoder_embed.out_features,
+            dec.decoder_pos_embed.shape[1]) == (1024, 512, 197)
+    for blocks in (dec.decoder_blocks, dec.decoder_blocks_losspred):
+        assert len(blocks) == 8
+        assert blocks[0].attn.num_heads == 16
+        assert blocks[0].ffn.layers[0][0].out_features == 4 * 512
+    assert dec.decoder_pred.out_features == 16 * 16 * 3
+    assert (head.patch_size, head.in_channels, head.norm_pix,
+            head.loss_rec_weight) == (16, 3, False, 1.0)
+    assert HardPatchMasker().alpha_max == 0.5
+    teacher = HPMTeacherEMA(torch.nn.Linear(2, 2))
+    assert (teacher.momentum_start, teacher.momentum_end,
+            teacher.warmup_epochs) == (0.999, 0.9999, 100)
+
+
+def test_every_layer_norm_has_eps_1e_6():
+    model = build_tiny_hpm()
+    norms = [m for m in model.modules()
+             if isinstance(m, torch.nn.LayerNorm)]
+    # 2 per block (2 encoder, 2 + 2 decoder blocks), 3 final norms; student
+    # and teacher
+    assert len(norms) == 2 * (2 * (2 + 2 + 2) + 3)
+    assert all(m.eps == 1e-6 for m in norms)
+
+
+def test_backbone_options_reach_mae_vit():
+    x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
+    vit = HPMViT(arch=TINY_ARCH, img_size=(TINY_IMG, TINY_IMG),
+                 patch_size=TINY_PATCH, mask_ratio=0.5,
+                 norm_cfg=dict(type='LN', eps=1e-5))
+    assert vit.ln1.eps == 1e-5
+    # mask=True (the default): MAE's own random mask at this mask_ratio
+    latent, mask, ids_restore = vit(x)
+    assert latent.shape == (2, 1 + L // 2, 32)
+    assert mask.shape == ids_restore.shape == (2, L)
+    assert (mask.sum(1) == L // 2).all()
+    # mask None or False: every patch
+    for no_mask in (None, False):
+        assert vit(x, no_mask)[-1].shape == (2, 1 + L, 32)
+    # one visible patch is enough
+    assert tiny_vit(mask_ratio=1 - 1 / L).num_visible == 1
+
+
+def test_decoder_options_reach_both_branches():
+    cfg = dict(type='Xavier', layer='Linear')
+    dec = HPMDecoder(num_patches=L, patch_size=TINY_PATCH, in_chans=1,
+                     embed_dim=32, decoder_embed_dim=16, decoder_depth=1,
+                     decoder_num_heads=2, mlp_ratio=2.,
+                     norm_cfg=dict(type='LN', eps=1e-5), init_cfg=cfg)
+    assert dec.init_cfg == cfg
+    assert dec.decoder_pred.out_features == TINY_PATCH**2
+    assert dec.decoder_pred_losspred.out_features == TINY_PATCH**2
+    for blocks in (dec.decoder_blocks, dec.decoder_blocks_losspred):
+        assert blocks[0].ffn.layers[0][0].out_features == 32  # 2 x 16
+    norms = [m for m in dec.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert len(norms) == 6 and all(m.eps == 1e-5 for m in norms)
+
+
+def test_model_keeps_its_data_preprocessor():
+    model = build_tiny_hpm()
+    assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx(
+        [123.675, 116.28, 103.53])
+
+
+def test_extract_feat_encodes_every_patch():
+    model = build_tiny_hpm()
+    x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
+    feats = model.extract_feat(x)
+    assert torch.equal(feats[-1], model.backbone(x, mask=None)[-1])
+    assert feats[-1].shape == (2, 1 + L, 32)
+
+
+def test_loss_takes_a_list_of_inputs(message_hub):
+    model = build_tiny_hpm(masker=dict(fixed_alpha=0.5))
+    x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
+    torch.manual_seed(0)
+    ref = model.loss(x, None)
+    torch.manual_seed(0)
+    got = model.loss([x, torch.zeros_like(x)], None)
+    for k in ref:
+        assert torch.equal(got[k], ref[k]), k
+
+
+def test_teacher_skipped_while_no_patch_is_hard():
+    """n_hard = 0 (early epochs): the teacher's forward is not run."""
+    model = build_tiny_hpm(masker=dict(fixed_alpha=1 / 24))  # 12/24 -> 0
+
+    def boom(*a, **k):
+        raise AssertionError('teacher ran with n_hard = 0')
+
+    model.teacher_scores = boom
+    model.loss(torch.randn(2, 3, TINY_IMG, TINY_IMG), None)
+
+
+def test_model_on_another_device_draws_its_mask_there():
+    """On the meta device (a stand-in for CUDA) nothing lands on the CPU."""
+    for alpha in (0.0, 0.5):
+        model = build_tiny_hpm(masker=dict(fixed_alpha=alpha)).to('meta')
+        seen = {}
+        model.masker.register_forward_hook(
+            lambda mod, args, out: seen.setdefault('mask', out))
+        losses = model.loss(
+            torch.zeros(2, 3, TINY_IMG, TINY_IMG, device='meta'), None)
+        assert seen['mask'].device.type == 'meta'
+        assert all(v.device.type == 'meta' for v in losses.values())
+
+
+def test_pretrained_init_loads_instead_of_mae_init(tmp_path):
+    src = build_tiny_hpm()
+    with torch.no_grad():
+        for p in src.parameters():
+            p.add_(1.0)  # non-zero biases: not MAE's initialisation
+    path = str(tmp_path / 'hpm.pth')
+    torch.save(dict(state_dict=src.state_dict()), path)
+    model = build_tiny_hpm(
+        init_cfg=dict(type='Pretrained', checkpoint=path))
+    for name, p in src.named_parameters():
+        assert torch.equal(model.state_dict()[name], p), name
+        assert torch.equal(
+            model.state_dict()[f'teacher.module.{name}'], p), name
+
+
+def test_teacher_ema_edges():
+    """Momentum bounds, no warm-up, a root-level parameter, train()."""
+    lin = torch.nn.Linear(2, 2)
+    t = HPMTeacherEMA(lin, momentum_start=0.5, momentum_end=0.75,
+                      warmup_epochs=0)
+    assert t.decay(0) == 0.75
+    with torch.no_grad():
+        lin.weight.add_(4.0)
+    before = t.module.weight.clone()
+    t.update(lin, epoch=0)  # names of a root module's own parameters
+    assert torch.allclose(t.module.weight, 0.75 * before + 0.25 * lin.weight)
+    t.train()
+    assert t.training and not t.module.training
+
+
+def test_teacher_update_parameters_reads_the_epoch(message_hub):
+    """mmengine's interface: momentum of the MessageHub's epoch."""
+    lin = torch.nn.Linear(2, 2)
+    t = HPMTeacherEMA(lin)
+    with torch.no_grad():
+        lin.weight.add_(10.0)
+    before = t.module.weight.clone()
+    t.update_parameters(lin)  # no epoch yet: epoch 0
+    d0 = 0.999
+    expected = d0 * before + (1 - d0) * lin.weight
+    assert torch.allclose(t.module.weight, expected, atol=1e-6, rtol=0)
+    before = t.module.weight.clone()
+    message_hub.update_info('epoch', 50)
+    t.update_parameters(lin)
+    d = 0.999 + 0.5 * 0.0009
+    assert torch.allclose(t.module.weight, d * before + (1 - d) * lin.weight,
+                          atol=1e-7)

@@ -1,0 +1,121 @@
+"""Every bad value gets its one-line error, word for word.
+
+The message is what a user reads: it names the class, the setting and the
+value. Each case below is checked in full, not by a fragment.
+"""
+import os
+
+import pytest
+import torch
+from mmengine.logging import MessageHub
+
+from hpm_mm.models import (HardPatchMasker, HPMHead, HPMTeacherEMA, HPMViT,
+                           LossPredictionLoss)
+
+from .conftest import TINY_ARCH, TINY_IMG, TINY_PATCH, build_tiny_hpm
+
+
+def masker_call(*args):
+    return lambda: HardPatchMasker(fixed_alpha=0.0)(*args)
+
+
+def vit(**kw):
+    return HPMViT(arch=TINY_ARCH, img_size=kw.pop('img_size', TINY_IMG),
+                  patch_size=TINY_PATCH, **kw)
+
+
+def wrong_mask():
+    return vit()(torch.zeros(1, 3, TINY_IMG, TINY_IMG),
+                 torch.zeros(1, 9, dtype=torch.bool))
+
+
+def alpha_without_progress():
+    # a new hub becomes the current one: no epoch, no max_epochs
+    MessageHub.get_instance(f'hpm_test_no_progress_{os.urandom(6).hex()}')
+    return HardPatchMasker().alpha
+
+
+def update_from_empty_student():
+    three = torch.nn.Sequential(*(torch.nn.Linear(2, 2) for _ in range(3)))
+    HPMTeacherEMA(three).update(torch.nn.Module(), epoch=0)
+
+
+CASES = {
+    'masker schedule': (
+        lambda: HardPatchMasker(schedule='cosine'), ValueError,
+        "HardPatchMasker: schedule must be 'epoch' or 'iter', got 'cosine'"),
+    'masker alpha_max': (
+        lambda: HardPatchMasker(alpha_max=1.5), ValueError,
+        'HardPatchMasker: alpha_max must be in [0, 1], got 1.5'),
+    'masker fixed_alpha': (
+        lambda: HardPatchMasker(fixed_alpha=-0.1), ValueError,
+        'HardPatchMasker: fixed_alpha must be in [0, 1], got -0.1'),
+    'masker no progress': (
+        alpha_without_progress, RuntimeError,
+        "HardPatchMasker: no 'epoch'/'max_epochs' in MessageHub; run it "
+        'under an mmengine Runner or set fixed_alpha'),
+    'masker all masked': (
+        masker_call(None, 16, 0, 2, 16), ValueError,
+        'HardPatchMasker: num_masked must be in (0, 16), got 16'),
+    'masker hard > masked': (
+        masker_call(None, 12, 13, 2, 16), ValueError,
+        'HardPatchMasker: num_hard 13 > num_masked 12'),
+    'masker no scores': (
+        masker_call(None, 12, 3, 2, 16), ValueError,
+        'HardPatchMasker: num_hard > 0 needs scores of shape (2, 16)'),
+    'loss mode': (
+        lambda: LossPredictionLoss('ranking'), ValueError,
+        "LossPredictionLoss: mode must be 'relative' or 'absolute', got "
+        "'ranking'"),
+    'loss weight': (
+        lambda: LossPredictionLoss(loss_weight=-1), ValueError,
+        'LossPredictionLoss: loss_weight must be >= 0, got -1'),
+    'head weight': (
+        lambda: HPMHead(loss_rec_weight=-1), ValueError,
+        'HPMHead: loss_rec_weight must be >= 0, got -1'),
+    'teacher momentum_start': (
+        lambda: HPMTeacherEMA(torch.nn.Linear(2, 2), momentum_start=1.2),
+        ValueError,
+        'HPMTeacherEMA: momentum_start must be in (0, 1), got 1.2'),
+    'teacher momentum_end': (
+        lambda: HPMTeacherEMA(torch.nn.Linear(2, 2), momentum_end=0),
+        ValueError, 'HPMTeacherEMA: momentum_end must be in (0, 1), got 0'),
+    'teacher momentum 1': (
+        lambda: HPMTeacherEMA(torch.nn.Linear(2, 2), momentum_end=1.0),
+        ValueError, 'HPMTeacherEMA: momentum_end must be in (0, 1), got 1.0'),
+    'teacher warmup': (
+        lambda: HPMTeacherEMA(torch.nn.Linear(2, 2), warmup_epochs=-1),
+        ValueError, 'HPMTeacherEMA: warmup_epochs must be >= 0, got -1'),
+    'teacher student': (
+        update_from_empty_student, RuntimeError,
+        "HPMTeacherEMA: student lacks parameters ['0.weight', '0.bias', "
+        "'1.weight', '1.bias', '2.weight']"),
+    'vit mask_ratio': (
+        lambda: vit(mask_ratio=1.5), ValueError,
+        'HPMViT: mask_ratio must be in (0, 1), got 1.5'),
+    'vit img_size': (
+        lambda: vit(img_size=30), ValueError,
+        'HPMViT: img_size 30 is not divisible by patch_size 8'),
+    'vit nothing visible': (
+        lambda: vit(mask_ratio=0.95), ValueError,
+        'HPMViT: mask_ratio 0.95 leaves no visible patch of 16'),
+    'vit mask size': (
+        wrong_mask, ValueError, 'HPMViT: mask has 9 patches, the backbone 16'),
+    'hpm no neck': (
+        lambda: build_tiny_hpm(neck=None), ValueError,
+        'HPM: neck and head are required'),
+    'hpm neck size': (
+        lambda: build_tiny_hpm(neck=dict(num_patches=64)), ValueError,
+        'HPM: neck.num_patches 64 != backbone patches 16'),
+    'hpm teacher_dtype': (
+        lambda: build_tiny_hpm(teacher_dtype='fp8'), ValueError,
+        "HPM: teacher_dtype must be None, 'bf16' or 'fp16', got 'fp8'"),
+}
+
+
+@pytest.mark.parametrize('case', list(CASES))
+def test_bad_value_message(case):
+    make, error, message = CASES[case]
+    with pytest.raises(error) as err:
+        make()
+    assert str(err.value) == message
