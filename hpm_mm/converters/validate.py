@@ -126,6 +126,10 @@ def encoder_reference(target: str, enc: StateDict) -> Shapes:
         with a final norm; mmdet: :class:`ViTDet` with relative positions;
         mmseg: ``MAE`` as in the seg configs (``final_norm=False``, layer
         scale, relative position bias).
+
+    Raises:
+        ImportError: In one line, when the target's library (mmdet or
+            mmseg, and mmcv with ops) is not installed.
     """
     a = infer_vit_arch(enc)
     if target == 'mmpretrain':
@@ -149,6 +153,7 @@ def encoder_reference(target: str, enc: StateDict) -> Shapes:
                     patch_size=a['patch_size'],
                     in_channels=a['in_channels']))
     if target == 'mmseg':
+        import hpm_mm.downstream.seg  # noqa: F401  (one-line error w/o mmseg)
         from mmseg.models.backbones import MAE
 
         # mmseg's MAE calls .item() while building: not on 'meta'.

@@ -1,0 +1,157 @@
+"""Pre-training needs only mmpretrain's stack (what ``make demo`` installs).
+
+The subprocesses hide mmdet, mmseg and mmcv's compiled ops (``mmcv._ext``,
+which mmcv-lite lacks) behind a meta-path finder that raises
+``ModuleNotFoundError``, as in a venv set up by ``tools/setup_env.sh``
+without ``--full``.
+"""
+import ast
+import os.path as osp
+import re
+import subprocess
+import sys
+import tomllib
+
+from .conftest import ROOT
+
+BLOCKER = '''
+import importlib.abc
+import sys
+
+
+class Uninstalled(importlib.abc.MetaPathFinder):
+    """Imports of these modules fail as if they were not installed."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def find_spec(self, name, path=None, target=None):
+        if any(name == n or name.startswith(n + '.') for n in self.names):
+            raise ModuleNotFoundError(f'No module named {{name!r}}',
+                                      name=name)
+        return None
+
+
+sys.meta_path.insert(0, Uninstalled({blocked!r}))
+sys.path.insert(0, {root!r})
+'''
+
+TRAIN = '''
+import ast
+import os.path as osp
+
+try:
+    import mmdet  # noqa: F401
+except ImportError:
+    print('mmdet is hidden')
+
+import hpm_mm  # noqa: F401
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from hpm_mm.runner import setup_train_cfg
+from tests.conftest import write_imagenet, write_tiny_config
+
+tmp = {tmp!r}
+data = write_imagenet(osp.join(tmp, 'imagenet'))
+cfg = Config.fromfile(
+    write_tiny_config(osp.join(tmp, 'tiny.py'), data, max_epochs=1))
+runner = Runner.from_cfg(setup_train_cfg(cfg, work_dir=osp.join(tmp, 'w')))
+runner.train()
+print('trained', runner.iter, 'iterations')
+loaded = [m for m in sys.modules
+          if m.split('.')[0] in ('mmdet', 'mmseg') or m == 'mmcv._ext']
+print('downstream modules loaded:', loaded)
+for name in ('hpm_mm.downstream.det', 'hpm_mm.downstream.seg'):
+    try:
+        __import__(name)
+    except ImportError as e:
+        print('error:', repr(str(e)))
+'''
+
+
+def run(blocked: tuple, code: str) -> str:
+    """Run ``code`` in a fresh interpreter where ``blocked`` do not import.
+
+    Returns:
+        str: Its stdout.
+    """
+    script = BLOCKER.format(blocked=blocked, root=ROOT) + code
+    res = subprocess.run([sys.executable, '-c', script],
+                         capture_output=True,
+                         text=True,
+                         cwd=ROOT,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout
+
+
+def errors(stdout: str) -> list:
+    return [ast.literal_eval(line[len('error: '):]) for line in stdout.splitlines()
+            if line.startswith('error: ')]
+
+
+def test_pretraining_without_mmdet_mmseg_or_mmcv_ops(tmp_path):
+    """``import hpm_mm`` and Runner training of the tiny HPM config work
+    without the downstream libraries; the downstream packages then fail
+    with one line naming what is missing and how to install it."""
+    out = run(('mmdet', 'mmseg', 'mmcv._ext'), TRAIN.format(tmp=str(tmp_path)))
+    assert 'mmdet is hidden' in out  # the blocker works
+    assert 'trained 2 iterations' in out  # 8 images, batch 4, 1 epoch
+    assert 'downstream modules loaded: []' in out
+    assert (tmp_path / 'w' / 'epoch_1.pth').is_file()
+    det, seg = errors(out)
+    for msg, extra, package, module in (
+            (det, 'det', 'mmdet', 'mmdet'),
+            (seg, 'seg', 'mmsegmentation', 'mmseg')):
+        assert '\n' not in msg
+        assert msg.startswith(f'hpm_mm.downstream.{extra} needs {package} '
+                              f"(No module named '{module}')")
+        assert '`make setup-full`' in msg
+        assert f'`pip install -e .[{extra}]`' in msg
+
+
+def test_downstream_needs_mmcv_with_ops():
+    """mmseg installed over mmcv-lite (no compiled ops): the seg package
+    says mmcv must be built with ops."""
+    out = run(('mmcv._ext', ), 'import mmseg\n'
+              'try:\n'
+              '    import hpm_mm.downstream.seg\n'
+              'except ImportError as e:\n'
+              "    print('error:', repr(str(e)))\n")
+    (msg, ) = errors(out)
+    assert msg.startswith('hpm_mm.downstream.seg needs mmcv built with ops '
+                          "(mmcv-lite has no mmcv.ops) (No module named "
+                          "'mmcv._ext')")
+    assert '\n' not in msg
+
+
+def _pins(path: str) -> dict:
+    pins = {}
+    with open(osp.join(ROOT, path)) as f:
+        for line in f:
+            m = re.match(r'([A-Za-z0-9_.-]+)==(\S+)', line)
+            if m:
+                pins[m.group(1)] = m.group(2)
+    return pins
+
+
+def test_requirements_agree():
+    """mmcv-lite and mmcv carry the same version, and the extras in
+    pyproject.toml read requirement files that exist."""
+    assert _pins('requirements/mmcv_lite.txt')['mmcv-lite'] == _pins(
+        'requirements/mmcv.txt')['mmcv']
+    with open(osp.join(ROOT, 'pyproject.toml'), 'rb') as f:
+        dynamic = tomllib.load(f)['tool']['setuptools']['dynamic']
+    files = list(dynamic['dependencies']['file'])
+    extras = dynamic['optional-dependencies']
+    assert set(extras) == {'lite', 'det', 'seg', 'tests'}
+    for extra in extras.values():
+        files += extra['file']
+    for path in files:
+        assert osp.isfile(osp.join(ROOT, path)), path
+    # one mmcv per extra: mmcv-lite never comes with mmdet or mmseg
+    assert extras['lite']['file'] == ['requirements/mmcv_lite.txt']
+    for name in ('det', 'seg', 'tests'):
+        assert 'requirements/mmcv_lite.txt' not in extras[name]['file']
+        assert 'requirements/mmcv.txt' in extras[name]['file']
