@@ -102,8 +102,12 @@ print(state)
 PY
 }
 remove_mmcv() {  # mmcv and mmcv-lite both own site-packages/mmcv
-  "$vpy" -m pip uninstall --disable-pip-version-check -y -q mmcv mmcv-lite 2>&1 \
-    | grep -v 'not installed' || true
+  local dists
+  dists="$("$vpy" -m pip list --disable-pip-version-check 2>/dev/null \
+    | awk '$1 == "mmcv" || $1 == "mmcv-lite" {print $1}' | tr '\n' ' ')"
+  [ -n "$dists" ] || return 0
+  echo "setup_env: removing $dists(replaced by the mmcv this level needs)"
+  "$vpy" -m pip uninstall --disable-pip-version-check -y -q $dists
 }
 
 echo "setup_env: $level level in $venv (torch $torch_v, mmcv $mmcv_v)"
