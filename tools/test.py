@@ -7,12 +7,12 @@ Example::
 import argparse
 import os.path as osp
 
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.runner import check_dataset_paths
 from hpm_mm.runner.cli import add_common_args, parse_common_args
+from hpm_mm.runner.config_loading import load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,7 +29,7 @@ def main() -> None:
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
             raise SystemExit(f'file not found: {path}')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
