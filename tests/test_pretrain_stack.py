@@ -43,8 +43,8 @@ sys.path.insert(0, {root!r})
 '''
 
 TRAIN = '''
-import ast
 import os.path as osp
+import runpy
 
 try:
     import mmdet  # noqa: F401
@@ -73,7 +73,14 @@ for name in ('hpm_mm.downstream.det', 'hpm_mm.downstream.seg'):
         __import__(name)
     except ImportError as e:
         print('error:', repr(str(e)))
+sys.argv = ['tools/train.py', {det_config!r}, '--work-dir', tmp]
+try:
+    runpy.run_path('tools/train.py', run_name='__main__')
+except SystemExit as e:
+    print('error:', repr(str(e.code)))
 '''
+DET_CONFIG = osp.join(ROOT, 'configs', 'det',
+                      'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
 
 
 def run(blocked: tuple, code: str) -> str:
@@ -93,28 +100,35 @@ def run(blocked: tuple, code: str) -> str:
 
 
 def errors(stdout: str) -> list:
-    return [ast.literal_eval(line[len('error: '):]) for line in stdout.splitlines()
-            if line.startswith('error: ')]
+    """The error messages the script printed, in order."""
+    return [
+        ast.literal_eval(line[len('error: '):])
+        for line in stdout.splitlines() if line.startswith('error: ')
+    ]
 
 
 def test_pretraining_without_mmdet_mmseg_or_mmcv_ops(tmp_path):
     """``import hpm_mm`` and Runner training of the tiny HPM config work
-    without the downstream libraries; the downstream packages then fail
-    with one line naming what is missing and how to install it."""
-    out = run(('mmdet', 'mmseg', 'mmcv._ext'), TRAIN.format(tmp=str(tmp_path)))
+    without the downstream libraries; the downstream packages, and
+    tools/train.py on a det config, then fail with one line naming what is
+    missing and how to install it."""
+    out = run(('mmdet', 'mmseg', 'mmcv._ext'),
+              TRAIN.format(tmp=str(tmp_path), det_config=DET_CONFIG))
     assert 'mmdet is hidden' in out  # the blocker works
     assert 'trained 4 iterations' in out  # 8 images, batch 4, 2 epochs
     assert 'downstream modules loaded: []' in out
     assert (tmp_path / 'w' / 'epoch_2.pth').is_file()
-    det, seg = errors(out)
+    det, seg, tool = errors(out)
     for msg, extra, package, module in (
             (det, 'det', 'mmdet', 'mmdet'),
             (seg, 'seg', 'mmsegmentation', 'mmseg')):
-        assert '\n' not in msg
-        assert msg.startswith(f'hpm_mm.downstream.{extra} needs {package} '
-                              f"(No module named '{module}')")
-        assert '`make setup-full`' in msg
-        assert f'`pip install -e .[{extra}]`' in msg
+        assert msg == (f'hpm_mm.downstream.{extra} needs {package} (No '
+                       f"module named '{module}'): install the full stack "
+                       'with `make setup-full` (`bash tools/setup_env.sh '
+                       f'--full`) or `pip install -e .[{extra}]`')
+    # mmdet's metadata is still there, so mmengine resolves the `mmdet::`
+    # base and fails on custom_imports, because of hpm_mm.downstream.det.
+    assert tool == f'{DET_CONFIG}: {det}'
 
 
 def test_downstream_needs_mmcv_with_ops():
@@ -161,28 +175,6 @@ def test_requirements_agree():
     for name in ('det', 'seg', 'tests'):
         assert 'requirements/mmcv_lite.txt' not in extras[name]['file']
         assert 'requirements/mmcv.txt' in extras[name]['file']
-
-
-def test_train_tool_names_the_missing_library(tmp_path):
-    """tools/train.py on a det config without mmdet stops with one line
-    naming mmdet and how to install it."""
-    config = osp.join(ROOT, 'configs', 'det',
-                      'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
-    out = run(('mmdet', 'mmseg', 'mmcv._ext'), f'''
-import runpy
-sys.argv = ['tools/train.py', {config!r}, '--work-dir', {str(tmp_path)!r}]
-try:
-    runpy.run_path('tools/train.py', run_name='__main__')
-except SystemExit as e:
-    print('error:', repr(str(e.code)))
-''')
-    # mmdet's metadata is still there, so mmengine resolves the `mmdet::`
-    # base and fails on custom_imports, caused by hpm_mm.downstream.det.
-    (msg, ) = errors(out)
-    assert msg == (f"{config}: hpm_mm.downstream.det needs mmdet (No module "
-                   "named 'mmdet'): install the full stack with `make "
-                   "setup-full` (`bash tools/setup_env.sh --full`) or `pip "
-                   "install -e .[det]`")
 
 
 def test_load_config_names_a_missing_base_package():
