@@ -43,6 +43,8 @@ sys.path.insert(0, {root!r})
 '''
 
 TRAIN = '''
+import contextlib
+import io
 import os.path as osp
 import runpy
 
@@ -78,6 +80,15 @@ try:
     runpy.run_path('tools/train.py', run_name='__main__')
 except SystemExit as e:
     print('error:', repr(str(e.code)))
+convert = runpy.run_path('tools/convert_checkpoint.py')['main']
+ckpt = osp.join(tmp, 'w', 'epoch_2.pth')
+for to in ('mmpretrain', 'mmdet'):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = convert([ckpt, osp.join(tmp, to + '.pth'), '--to', to])
+    print('convert --to', to, 'rc', rc)
+    if rc:
+        print('error:', repr(err.getvalue()))
 '''
 DET_CONFIG = osp.join(ROOT, 'configs', 'det',
                       'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
@@ -111,14 +122,15 @@ def test_pretraining_without_mmdet_mmseg_or_mmcv_ops(tmp_path):
     """``import hpm_mm`` and Runner training of the tiny HPM config work
     without the downstream libraries; the downstream packages, and
     tools/train.py on a det config, then fail with one line naming what is
-    missing and how to install it."""
+    missing and how to install it; the checkpoint converter works, except
+    for ``--to mmdet``, which says the same."""
     out = run(('mmdet', 'mmseg', 'mmcv._ext'),
               TRAIN.format(tmp=str(tmp_path), det_config=DET_CONFIG))
     assert 'mmdet is hidden' in out  # the blocker works
     assert 'trained 4 iterations' in out  # 8 images, batch 4, 2 epochs
     assert 'downstream modules loaded: []' in out
     assert (tmp_path / 'w' / 'epoch_2.pth').is_file()
-    det, seg, tool = errors(out)
+    det, seg, tool, converter = errors(out)
     for msg, extra, package, module in (
             (det, 'det', 'mmdet', 'mmdet'),
             (seg, 'seg', 'mmsegmentation', 'mmseg')):
@@ -129,6 +141,10 @@ def test_pretraining_without_mmdet_mmseg_or_mmcv_ops(tmp_path):
     # mmdet's metadata is still there, so mmengine resolves the `mmdet::`
     # base and fails on custom_imports, because of hpm_mm.downstream.det.
     assert tool == f'{DET_CONFIG}: {det}'
+    # the converter works without them, except for --to mmdet
+    assert 'convert --to mmpretrain rc 0' in out
+    assert 'convert --to mmdet rc 1' in out
+    assert converter == f'convert_checkpoint: error: {det}\n'
 
 
 def test_downstream_needs_mmcv_with_ops():
