@@ -1,10 +1,14 @@
 """hpm_mm: Hard Patches Mining for masked image modeling on OpenMMLab.
 
-Importing the package registers every module: the HPM algorithm and its
-parts in mmpretrain's registries, and the downstream pieces in mmdet's and
-mmseg's, and registers hpm_mm's model index (``model-index.yml``) with
-mmpretrain's ``ModelHub``. Configs can pull it in with
-``custom_imports = dict(imports=['hpm_mm'], allow_failed_imports=False)``.
+Importing the package registers the pre-training modules (the HPM
+algorithm and its parts, hooks, transforms) in mmpretrain's registries and
+needs only mmpretrain's stack (mmengine, mmcv without ops, mmpretrain).
+The downstream pieces register in mmdet's and mmseg's registries when
+``hpm_mm.downstream.det`` / ``hpm_mm.downstream.seg`` are imported. Configs
+pull them in with, e.g.,
+``custom_imports = dict(imports=['hpm_mm', 'hpm_mm.downstream.det'],
+allow_failed_imports=False)``. Importing also registers hpm_mm's model index
+(``model-index.yml``) with mmpretrain's ``ModelHub``.
 """
 from .compat import (allow_cpu_distributed, allow_mmengine_checkpoints,
                      save_checkpoints_atomically)
@@ -13,7 +17,7 @@ allow_mmengine_checkpoints()
 allow_cpu_distributed()
 save_checkpoints_atomically()
 
-from . import datasets, downstream, engine, models  # noqa: E402,F401
+from . import datasets, engine, models  # noqa: E402,F401
 from .apis import register_hpm_models  # noqa: E402
 from .version import __version__  # noqa: E402
 

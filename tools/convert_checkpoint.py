@@ -118,7 +118,11 @@ def _meta(args: argparse.Namespace, obj: Any, fmt: str) -> dict:
 
 
 def convert(args: argparse.Namespace) -> None:
-    """Run one conversion; raises :class:`CheckpointError` on bad input."""
+    """Run one conversion.
+
+    Raises :class:`CheckpointError` on bad input and ``ImportError`` when
+    the target's library (mmdet, mmseg) is not installed.
+    """
     if osp.abspath(args.src) == osp.abspath(args.dst):
         raise CheckpointError('output path is the input path')
     if args.to == 'clip-target':
@@ -211,7 +215,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         convert(args)
-    except CheckpointError as err:
+    except (CheckpointError, ImportError) as err:
         print(f'convert_checkpoint: error: {err}', file=sys.stderr)
         return 1
     return 0

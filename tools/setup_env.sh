@@ -1,35 +1,70 @@
 #!/usr/bin/env bash
-# Create (or update) the project virtualenv with the pinned stack.
+# Create (or update) the project virtualenv with the pinned stack, at one of
+# two levels:
 #
-# Idempotent: a second run with nothing changed takes seconds. mmcv 2.1.0 has
-# no wheel for torch 2.14, so it is built from its sdist with ops (C++20 for
-# this torch's headers; CUDA ops when nvcc and a GPU are present) and the
-# built wheel is cached per torch version and device flavour, outside the repo.
+#   tools/setup_env.sh          pre-training (`make demo`, `make setup`):
+#                               torch, mmengine, mmpretrain, mmcv-lite (mmcv
+#                               without its C++ ops: a pure-Python wheel) and
+#                               the demo's scikit-image and matplotlib.
+#   tools/setup_env.sh --full   everything (`make test`, `make setup-full`,
+#                               CI): mmcv with ops, mmdet, mmsegmentation,
+#                               pytest.
 #
-# Environment: VENV (default .venv), PYTHON (default python3.11 or python3),
-# HPM_MM_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/hpm_mm).
+# Idempotent: a second run with nothing changed takes seconds, and the full
+# level satisfies the pre-training one (after `make test`, `make demo`
+# installs nothing). Going from pre-training to full replaces mmcv-lite by
+# mmcv (both install the `mmcv` package, so one is removed before the other
+# goes in). mmcv 2.1.0 has no wheel for torch 2.14, so the full level builds
+# it from its sdist with ops (C++20 for this torch's headers; CUDA ops when
+# nvcc and a GPU are present) and caches the wheel per mmcv version, torch
+# version and flavour (cpu/cuda), outside the repo.
+#
+# Versions come from requirements/*.txt. Environment: VENV (default .venv),
+# PYTHON (default python3.11 or python3), HPM_MM_CACHE (default
+# ${XDG_CACHE_HOME:-~/.cache}/hpm_mm), MAX_JOBS (mmcv build).
 set -euo pipefail
+
+level=pretrain
+case "${1:-}" in
+  '') ;;
+  --full) level=full ;;
+  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+  *) echo "setup_env: unknown argument '$1' (none for pre-training, --full for everything)" >&2
+     exit 2 ;;
+esac
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-req="$root/requirements/stack.txt"
+reqs="$root/requirements"
 venv="${VENV:-$root/.venv}"
 cache="${HPM_MM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hpm_mm}"
 py="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 
-pin() {  # pin NAME -> version pinned in requirements/stack.txt
+pin() {  # pin FILE NAME -> the version of NAME pinned in requirements/FILE
   local v
-  v="$(grep -E "^$1==" "$req" | head -n1 | cut -d= -f3)"
-  [ -n "$v" ] || { echo "setup_env: no '$1==' pin in $req" >&2; exit 2; }
+  v="$(grep -E "^$2==" "$reqs/$1" | head -n1 | cut -d= -f3)"
+  [ -n "$v" ] || { echo "setup_env: no '$2==' pin in requirements/$1" >&2; exit 2; }
   echo "$v"
 }
-torch_v="$(pin torch)"; tv_v="$(pin torchvision)"; mmcv_v="$(pin mmcv)"
-stamp="$venv/.hpm_mm_stamp"
-want_stamp="$(sha256sum "$req" "$root/pyproject.toml" | sha256sum | cut -c1-16)"
+torch_v="$(pin pretrain.txt torch)"; tv_v="$(pin pretrain.txt torchvision)"
+mmcv_v="$(pin mmcv.txt mmcv)"; lite_v="$(pin mmcv_lite.txt mmcv-lite)"
+if [ "$lite_v" != "$mmcv_v" ]; then
+  echo "setup_env: requirements/mmcv_lite.txt pins mmcv-lite $lite_v but requirements/mmcv.txt pins mmcv $mmcv_v" >&2
+  exit 2
+fi
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_stamp" ] \
-   && "$venv/bin/python" -c "import mmcv.ops, mmdet, mmseg, mmpretrain, hpm_mm" 2>/dev/null; then
-  echo "setup_env: $venv is up to date"
+# What each level must import; the full level satisfies both.
+declare -A check=(
+  [pretrain]='import mmcv, mmengine, mmpretrain, hpm_mm'
+  [full]='import mmcv.ops, mmdet, mmseg, mmpretrain, hpm_mm, hpm_mm.downstream.det, hpm_mm.downstream.seg'
+)
+stamp="$venv/.hpm_mm_stamp"  # "LEVEL HASH" of the last successful run
+want_hash="$(cat "$reqs"/*.txt "$root/pyproject.toml" "$root/tools/setup_env.sh" | sha256sum | cut -c1-16)"
+have_level='' have_hash=''
+[ -f "$stamp" ] && read -r have_level have_hash < "$stamp" || true
+if [ "$have_hash" = "$want_hash" ] && { [ "$have_level" = full ] || [ "$have_level" = "$level" ]; } \
+   && "$venv/bin/python" -c "${check[$level]}" 2>/dev/null; then
+  echo "setup_env: $venv is up to date ($have_level)"
   exit 0
 fi
 
@@ -37,50 +72,91 @@ fi
 vpy="$venv/bin/python"
 pipi() { "$vpy" -m pip install --disable-pip-version-check "$@"; }
 
-echo "setup_env: torch $torch_v, torchvision $tv_v"
-pipi "torch==$torch_v" "torchvision==$tv_v" "$(grep -E '^setuptools' "$req")" wheel ninja
-
-has_mmcv_ops() { "$vpy" - "$mmcv_v" "$torch_v" <<'PY'
-import sys
+mmcv_state() {  # -> ops | lite | none, for the pinned mmcv and torch
+  "$vpy" - "$mmcv_v" "$torch_v" <<'PY'
 import importlib.metadata as md
-try:
-    assert md.version('mmcv') == sys.argv[1]
-    import torch
-    assert torch.__version__.split('+')[0] == sys.argv[2]
-    import mmcv.ops  # noqa: F401  (fails when built for another torch)
-except Exception:
-    sys.exit(1)
+import sys
+
+
+def version(dist):
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+want_mmcv, want_torch = sys.argv[1:]
+full, lite = version('mmcv'), version('mmcv-lite')
+state = 'none'
+if full == want_mmcv and lite is None:
+    try:
+        import torch
+        assert torch.__version__.split('+')[0] == want_torch
+        import mmcv.ops  # noqa: F401  (fails when built for another torch)
+        state = 'ops'
+    except Exception:
+        pass
+elif lite == want_mmcv and full is None:
+    state = 'lite'
+print(state)
 PY
 }
+remove_mmcv() {  # mmcv and mmcv-lite both own site-packages/mmcv
+  local dists
+  dists="$("$vpy" -m pip list --disable-pip-version-check 2>/dev/null \
+    | awk '$1 == "mmcv" || $1 == "mmcv-lite" {print $1}' | tr '\n' ' ')"
+  [ -n "$dists" ] || return 0
+  echo "setup_env: removing $dists(replaced by the mmcv this level needs)"
+  "$vpy" -m pip uninstall --disable-pip-version-check -y -q $dists
+}
 
-if ! has_mmcv_ops; then
-  flavour=cpu
-  if command -v nvcc >/dev/null 2>&1 && "$vpy" -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-    flavour=cuda
+echo "setup_env: $level level in $venv (torch $torch_v, mmcv $mmcv_v)"
+if [ "$level" = pretrain ]; then
+  mmcv_req=()
+  if [ "$(mmcv_state)" = none ]; then
+    remove_mmcv
+    mmcv_req=(-r "$reqs/mmcv_lite.txt")
   fi
-  wheel_dir="$cache/wheels/mmcv-$mmcv_v-torch-$torch_v-$flavour"
-  whl="$(ls "$wheel_dir"/mmcv-"$mmcv_v"-*.whl 2>/dev/null | head -n1 || true)"
-  if [ -z "$whl" ]; then
-    echo "setup_env: building mmcv $mmcv_v with $flavour ops for torch $torch_v (about 12 min on 2 cores)"
-    work="$(mktemp -d)"
-    trap 'rm -rf "$work"' EXIT
-    "$vpy" -m pip download --no-deps --no-binary :all: --no-cache-dir -d "$work" "mmcv==$mmcv_v"
-    tar -xzf "$work"/mmcv-"$mmcv_v".tar.gz -C "$work"
-    src="$work/mmcv-$mmcv_v"
-    # torch >= 2.9 headers need C++20; mmcv's setup.py hard-codes c++17.
-    sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
-    mkdir -p "$wheel_dir"
-    (cd "$src" && MMCV_WITH_OPS=1 FORCE_CUDA=$([ $flavour = cuda ] && echo 1 || echo 0) \
-       MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-       "$vpy" -m pip wheel --no-build-isolation --no-deps --no-cache-dir -w "$work/dist" .)
-    cp "$work"/dist/mmcv-"$mmcv_v"-*.whl "$wheel_dir"/
-    whl="$(ls "$wheel_dir"/mmcv-"$mmcv_v"-*.whl | head -n1)"
+  pipi -r "$reqs/pretrain.txt" "${mmcv_req[@]}"
+else
+  pipi "torch==$torch_v" "torchvision==$tv_v" "$(grep -E '^setuptools' "$reqs/pretrain.txt")" wheel ninja
+  if [ "$(mmcv_state)" != ops ]; then
+    flavour=cpu
+    if command -v nvcc >/dev/null 2>&1 && "$vpy" -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+      flavour=cuda
+    fi
+    wheel_dir="$cache/wheels/mmcv-$mmcv_v-torch-$torch_v-$flavour"
+    whl="$(ls "$wheel_dir"/mmcv-"$mmcv_v"-*.whl 2>/dev/null | head -n1 || true)"
+    if [ -z "$whl" ]; then
+      echo "setup_env: building mmcv $mmcv_v with $flavour ops for torch $torch_v (about 10 min on 2 cores)"
+      work="$(mktemp -d)"
+      trap 'rm -rf "$work"' EXIT
+      "$vpy" -m pip download --no-deps --no-binary :all: --no-cache-dir -d "$work" "mmcv==$mmcv_v"
+      tar -xzf "$work"/mmcv-"$mmcv_v".tar.gz -C "$work"
+      src="$work/mmcv-$mmcv_v"
+      # torch >= 2.9 headers need C++20; mmcv's setup.py hard-codes c++17.
+      sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
+      (cd "$src" && MMCV_WITH_OPS=1 FORCE_CUDA=$([ $flavour = cuda ] && echo 1 || echo 0) \
+         MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+         "$vpy" -m pip wheel --no-build-isolation --no-deps --no-cache-dir -w "$work/dist" .)
+      # Into the cache under a temporary name, then renamed: never half-written.
+      mkdir -p "$wheel_dir"
+      built="$(ls "$work"/dist/mmcv-"$mmcv_v"-*.whl | head -n1)"
+      cp "$built" "$wheel_dir/.$(basename "$built").part"
+      mv "$wheel_dir/.$(basename "$built").part" "$wheel_dir/$(basename "$built")"
+      whl="$wheel_dir/$(basename "$built")"
+    fi
+    remove_mmcv
+    echo "setup_env: installing $whl"
+    pipi --no-cache-dir --no-deps "$whl"
   fi
-  echo "setup_env: installing $whl"
-  pipi --no-cache-dir --force-reinstall --no-deps "$whl"
+  pipi -r "$reqs/pretrain.txt" -r "$reqs/mmcv.txt" -r "$reqs/det.txt" -r "$reqs/seg.txt" \
+       -r "$reqs/tests.txt"
 fi
 
-pipi -r "$req"
-pipi --no-deps -e "$root"
-"$vpy" -c "import mmcv.ops, mmdet, mmseg, mmpretrain, hpm_mm; print('setup_env: stack OK')"
-echo "$want_stamp" > "$stamp"
+pipi --no-deps --no-build-isolation -e "$root"
+"$vpy" -c "${check[$level]}; print('setup_env: $level stack OK')"
+# Written under a temporary name and renamed (a hard-linked copy of the
+# venv keeps its own stamp).
+echo "$level $want_hash" > "$stamp.tmp"
+mv "$stamp.tmp" "$stamp"

@@ -24,6 +24,7 @@ from hpm_mm.engine.hooks import CheckpointKeysHook
 from hpm_mm.runner import (check_inputs, exit_on_input_error,
                            setup_cpu_distributed)
 from hpm_mm.runner.cli import add_common_args, parse_common_args
+from hpm_mm.runner.config_loading import load_config
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -101,7 +102,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     # Bad inputs stop here, in one line, before the model is built.
     with exit_on_input_error('test', (CheckpointError, FileNotFoundError,
                                       ValueError)):
-        cfg = Config.fromfile(args.config)
+        cfg = load_config(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         cfg.launcher = args.launcher

@@ -8,13 +8,13 @@ Examples::
 import argparse
 import os
 
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
 from hpm_mm.runner import check_inputs, exit_on_input_error, setup_train_cfg
 from hpm_mm.runner.cli import add_common_args, parse_common_args
+from hpm_mm.runner.config_loading import load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,7 +44,7 @@ def main() -> None:
                          f'{args.config}')
     # Bad inputs stop here, in one line, before the model is built.
     with exit_on_input_error('train'):
-        cfg = Config.fromfile(args.config)
+        cfg = load_config(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         setup_train_cfg(

@@ -19,8 +19,10 @@ _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::common/lsj-100e_coco-instance.py',
 ]
+# hpm_mm.downstream.det registers ViTDet, the simple feature pyramid and the
+# layer-decay constructor (needs mmdet and mmcv with ops: `make setup-full`).
 custom_imports = dict(
-    imports=['hpm_mm'], allow_failed_imports=False)
+    imports=['hpm_mm', 'hpm_mm.downstream.det'], allow_failed_imports=False)
 
 image_size = (1024, 1024)
 embed_dims = 768

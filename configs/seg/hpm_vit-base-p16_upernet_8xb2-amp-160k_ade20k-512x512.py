@@ -15,8 +15,10 @@
 # weights are missing or mis-shaped. source='teacher' takes the EMA
 # teacher's encoder.
 _base_ = 'mmseg::mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py'
+# hpm_mm.downstream.seg registers CheckedMAE (needs mmsegmentation and mmcv
+# with ops: `make setup-full`).
 custom_imports = dict(
-    imports=['hpm_mm'], allow_failed_imports=False)
+    imports=['hpm_mm', 'hpm_mm.downstream.seg'], allow_failed_imports=False)
 
 model = dict(
     pretrained=None,

@@ -129,6 +129,10 @@ def encoder_reference(target: str, enc: StateDict) -> Shapes:
         scale, relative position bias); timm: timm's ``VisionTransformer``
         with a cls token, final norm and no head (``num_classes=0``), built
         as mmpretrain's (same parameters) so timm is not needed here.
+
+    Raises:
+        ImportError: In one line, when the target's library (mmdet or
+            mmseg, and mmcv with ops) is not installed.
     """
     if target == 'timm':
         # timm's ViT holds exactly mmpretrain's parameters, in timm names
@@ -157,6 +161,7 @@ def encoder_reference(target: str, enc: StateDict) -> Shapes:
                     patch_size=a['patch_size'],
                     in_channels=a['in_channels']))
     if target == 'mmseg':
+        import hpm_mm.downstream.seg  # noqa: F401  (one-line error w/o mmseg)
         from mmseg.models.backbones import MAE
 
         # mmseg's MAE calls .item() while building: not on 'meta'.

@@ -6,7 +6,8 @@ import torch
 from mmengine.registry import DefaultScope
 
 import hpm_mm  # noqa: F401
-import hpm_mm.downstream  # noqa: F401  (mmdet/mmseg registration)
+import hpm_mm.downstream.det  # noqa: F401  (mmdet registration)
+import hpm_mm.downstream.seg  # noqa: F401  (mmseg registration)
 
 from .helpers import build_hpm, released_checkpoint, save_hpm_checkpoint
 

@@ -44,9 +44,12 @@ def test_config_builds_and_loads_the_encoder(path, hpm_ckpt):
     """Tiny sizes, real recipe: the model builds and its backbone holds
     the checkpoint's encoder after ``init_weights``."""
     cfg = config(path)
+    family = path.split(osp.sep)[1]
     assert 'hpm_mm' in cfg.custom_imports.imports
+    if family != 'cls':  # cls needs only mmpretrain's stack
+        assert f'hpm_mm.downstream.{family}' in cfg.custom_imports.imports
     assert cfg.custom_imports.allow_failed_imports is False
-    registry, shrink = FAMILY[path.split(osp.sep)[1]]
+    registry, shrink = FAMILY[family]
     shrink(cfg, hpm_ckpt)
     model = registry.build(cfg.model)
     model.init_weights()

@@ -1,7 +1,15 @@
-"""COCO: ViTDet backbone, simple feature pyramid, layer decay (mmdet)."""
-from .layer_decay import ViTLayerDecayOptimWrapperConstructor
-from .simple_fpn import SimpleFeaturePyramid
-from .vitdet import ViTDet, ViTDetBlock
+"""COCO: ViTDet backbone, simple feature pyramid, layer decay (mmdet).
+
+Needs mmdet and mmcv built with ops; without them importing this package
+fails with one line saying what to install.
+"""
+from ..requirements import require
+
+require('hpm_mm.downstream.det', ('mmdet', 'mmcv.ops'), 'det')
+
+from .layer_decay import ViTLayerDecayOptimWrapperConstructor  # noqa: E402
+from .simple_fpn import SimpleFeaturePyramid  # noqa: E402
+from .vitdet import ViTDet, ViTDetBlock  # noqa: E402
 
 __all__ = [
     'ViTDet', 'ViTDetBlock', 'SimpleFeaturePyramid',
