@@ -130,8 +130,11 @@ def _snapshot(root: str) -> set:
 
 
 def _is_log(path: str) -> bool:
-    """Files mmengine writes when a run starts: log, config, scalars."""
-    return path.endswith(('.log', '.py', '.json')) and '/work_' in path
+    """Files mmengine writes when a run starts: log, config, scalars and
+    the TensorBoard event file (vis_data/events.out.tfevents.*)."""
+    name = osp.basename(path)
+    return '/work_' in path and (path.endswith(('.log', '.py', '.json'))
+                                 or name.startswith('events.out.tfevents.'))
 
 
 @pytest.mark.parametrize('case,tool,argv,expected,contains', CASES,
