@@ -8,6 +8,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
+from ..utils import float_drop_path_probs
+
 
 def init_mae_weights(module: nn.Module) -> None:
     """MAE's initialisation of Linear and LayerNorm layers.
@@ -80,6 +82,7 @@ class HPM(BaseSelfSupervisor):
                              f"'fp16', got {teacher_dtype!r}")
         self.teacher_dtype = dtypes[teacher_dtype]
         self.masker = MODELS.build(masker)
+        float_drop_path_probs(self)  # before the teacher copies them
         self.teacher = MODELS.build(
             dict(teacher, model=self.student_modules()))
         self._train_steps_in_process = 0
@@ -126,8 +129,13 @@ class HPM(BaseSelfSupervisor):
     #: Steps after which a teacher that was never updated is an error.
     TEACHER_CHECK_STEPS = 200
 
+    @torch.compiler.disable
     def _check_teacher_updates(self) -> None:
-        """Fail if training runs without :class:`HPMTeacherHook`."""
+        """Fail if training runs without :class:`HPMTeacherHook`.
+
+        Not traced by ``torch.compile``: the step counter is a Python int
+        that would otherwise recompile :meth:`loss` at every step.
+        """
         self._train_steps_in_process += 1
         if (self._train_steps_in_process > self.TEACHER_CHECK_STEPS
                 and self.teacher.updates_in_process == 0):
