@@ -85,7 +85,8 @@ def check_ops(device: str) -> None:
 
 def check_benchmark(device: str, dry: bool) -> None:
     size = ['--arch', 'deit-tiny', '--img-size', '32', '--batch', '2',
-            '--repeats', '1', '--warmup', '0', '--masker-batch', '8'] \
+            '--repeats', '1', '--warmup', '0', '--masker-batch', '8',
+            '--threads', '1'] \
         if dry else ['--batch', '64', '--repeats', '5', '--warmup', '2']
     batch = int(size[size.index('--batch') + 1])
     # low-precision matmuls are slow on most CPUs: the dry run runs fp32
@@ -148,7 +149,7 @@ def check_pretrain(work: str, dry: bool) -> None:
                           else 128, num_classes=2)
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b.py'))
-    batch, epochs = (4, 1) if dry else (64, 25)  # 100 iterations on a GPU
+    batch, epochs = (2, 1) if dry else (64, 25)  # 100 iterations on a GPU
     cfg.train_dataloader.update(batch_size=batch)
     cfg.train_dataloader.dataset.data_root = root
     cfg.train_cfg.max_epochs = epochs
@@ -211,6 +212,8 @@ def main() -> None:
     args = parse_args()
     if args.dry_run:
         device = 'cpu'
+        # a rehearsal on shared CI cores: one thread avoids oversubscription
+        torch.set_num_threads(1)
     elif not torch.cuda.is_available():
         raise SystemExit('gpu_check: torch sees no GPU (use --dry-run for '
                          'the CPU rehearsal)')
