@@ -17,7 +17,7 @@ def test_gpu_check_dry_run(tmp_path):
     out = proc.stdout
     assert 'NMS keeps the same' in out
     assert 'fp32: HPM' in out and 'HPM/MAE time ratio' in out
-    assert 'pre-training (AMP fp16): 2 iterations' in out
+    assert 'pre-training (fp32 on the CPU): 2 iterations' in out
     assert 'Mask R-CNN: 2 iterations' in out
     assert 'UperNet: 2 iterations' in out
     assert 'gpu_check: all checks passed' in out

@@ -13,7 +13,8 @@ Examples::
     python tools/benchmark.py --device cuda --amp --amp-dtype bf16 --batch 64
     python tools/benchmark.py --masker-batch 256    # masker timing only
     python tools/benchmark.py --compile             # eager vs torch.compile
-    python tools/benchmark.py --compile --arch deit-tiny --img-size 112 --batch 4
+    python tools/benchmark.py --compile --threads 1 --arch deit-tiny \
+        --img-size 32 --batch 4
 """
 import argparse
 import copy

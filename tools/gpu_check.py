@@ -170,7 +170,8 @@ def check_pretrain(work: str, dry: bool) -> None:
     cfg.optim_wrapper.update(type='AmpOptimWrapper', loss_scale='dynamic')
     runner = _runner(cfg, osp.join(work, 'pretrain'), dry)
     runner.train()
-    _finite_losses(runner, 'pre-training (AMP fp16)')
+    _finite_losses(runner, 'pre-training (fp32 on the CPU)' if dry else
+                   'pre-training (AMP fp16)')
 
 
 def check_downstream(work: str, dry: bool) -> None:

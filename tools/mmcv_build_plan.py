@@ -48,8 +48,9 @@ def normalise_arch_list(arch_list: str) -> str:
     items = [a for a in re.split(r'[;\s,]+', arch_list.strip()) if a]
     for a in items:
         if not re.fullmatch(r'\d+\.\d+a?(\+PTX)?', a):
-            raise PlanError(f'TORCH_CUDA_ARCH_LIST: bad entry {a!r} in '
-                            f"{arch_list!r} (want e.g. '8.0;9.0' or '9.0+PTX')")
+            raise PlanError(
+                f'TORCH_CUDA_ARCH_LIST: bad entry {a!r} in {arch_list!r} '
+                "(want e.g. '8.0;9.0' or '9.0+PTX')")
     if not items:
         raise PlanError('TORCH_CUDA_ARCH_LIST is set but empty')
 
