@@ -157,6 +157,7 @@ def check_pretrain(work: str, dry: bool) -> None:
     cfg.param_scheduler[1].update(begin=1, T_max=max(epochs - 1, 1),
                                   end=max(epochs, 2))
     cfg.default_hooks.checkpoint.interval = epochs
+    _train_only(cfg)
     if dry:
         size, patch = 32, 8
         cfg.model.backbone.update(arch=TINY_ARCH, img_size=size,
@@ -174,6 +175,13 @@ def check_pretrain(work: str, dry: bool) -> None:
                    'pre-training (AMP fp16)')
 
 
+def _train_only(cfg) -> None:
+    """No validation/test loops (their evaluators would read real data)."""
+    for key in ('val_dataloader', 'val_evaluator', 'val_cfg',
+                'test_dataloader', 'test_evaluator', 'test_cfg'):
+        cfg[key] = None
+
+
 def check_downstream(work: str, dry: bool) -> None:
     from tests.downstream.helpers import (config, shrink_det, shrink_seg,
                                           write_ade20k, write_coco)
@@ -189,6 +197,7 @@ def check_downstream(work: str, dry: bool) -> None:
     cfg.model.backbone.init_cfg = None  # random encoder: paths, not scores
     cfg.train_dataloader.dataset.times = iters // 2  # 4 images, batch 2
     cfg.train_cfg.update(max_epochs=1, val_interval=10**6)
+    _train_only(cfg)
     runner = _runner(cfg, osp.join(work, 'det'), dry)
     runner.train()
     _finite_losses(runner, 'Mask R-CNN')
@@ -199,10 +208,10 @@ def check_downstream(work: str, dry: bool) -> None:
     if dry:
         cfg = shrink_seg(cfg, None, ade)
     else:
-        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-            cfg[key].dataset.data_root = ade
+        cfg.train_dataloader.dataset.data_root = ade
     cfg.model.backbone.init_cfg = None
     cfg.train_cfg.update(max_iters=iters, val_interval=10**6)
+    _train_only(cfg)
     cfg.default_hooks.checkpoint.interval = 10**6
     runner = _runner(cfg, osp.join(work, 'seg'), dry)
     runner.train()
