@@ -14,7 +14,12 @@ Examples::
 
     python tools/benchmark.py                       # ViT-B/16, 224 px, batch 8, CPU
     python tools/benchmark.py --device cuda --amp --batch 64
+    python tools/benchmark.py --device cuda --amp --amp-dtype bf16 --batch 64
     python tools/benchmark.py --arch deit-tiny --img-size 64 --repeats 1
+    python tools/benchmark.py --masker-batch 256    # masker timing only
+    python tools/benchmark.py --compile             # eager vs torch.compile
+    python tools/benchmark.py --compile --threads 1 --arch deit-tiny \
+        --img-size 32 --batch 4
 """
 import argparse
 import copy
@@ -55,12 +60,19 @@ def parse_args() -> argparse.Namespace:
                    else 'cpu')
     p.add_argument('--amp', action='store_true',
                    help='fp16 autocast (CUDA) / bf16 autocast (CPU)')
+    p.add_argument('--amp-dtype', choices=['fp16', 'bf16'], default=None,
+                   help='autocast dtype of --amp (default: fp16 on CUDA, '
+                   'bf16 on the CPU)')
     p.add_argument('--threads', type=int, default=None,
                    help='torch CPU threads (default: torch default)')
     p.add_argument('--teacher-dtype', choices=['bf16', 'fp16'], default=None,
                    help="HPM's teacher_dtype flag (teacher under autocast)")
     p.add_argument('--masker-batch', type=int, default=256,
                    help='batch size of the separate masker timing')
+    p.add_argument('--compile', action='store_true',
+                   help='only measure HPM and MAE steps with and without '
+                   'torch.compile of model.loss (forward, losses and, '
+                   'through AOTAutograd, backward)')
     return p.parse_args()
 
 
@@ -207,16 +219,99 @@ def hard_patch_change(model, x: torch.Tensor, alpha: float) -> float:
     return 1 - (top(low) & top(full)).sum().item() / top(full).sum().item()
 
 
+def amp_dtype(args) -> torch.dtype:
+    if args.amp_dtype is not None:
+        return dict(fp16=torch.float16, bf16=torch.bfloat16)[args.amp_dtype]
+    return torch.float16 if args.device.startswith('cuda') else torch.bfloat16
+
+
+def compile_benchmark(args, autocast) -> None:
+    """Median step of HPM and MAE, eager against ``torch.compile``.
+
+    The step is ``model.loss`` (compiled or not) + backward + AdamW (+ the
+    teacher's EMA for HPM), the same for both modes; the first compiled call
+    (tracing and Inductor code generation) is reported apart.
+    """
+    from torch._dynamo.utils import counters
+
+    from hpm_mm.models.utils import float_drop_path_probs
+    device = args.device
+    x = torch.randn(args.batch, 3, args.img_size, args.img_size,
+                    device=device)
+    clock = Clock(device)
+    results = {}
+    for name, config in (('HPM', 'hpm_vit-b.py'), ('MAE', 'mae_vit-b.py')):
+        torch.manual_seed(0)
+        # MAE gets HPM's compile-friendly DropPath floats too (fair timing)
+        model = float_drop_path_probs(
+            build(config, args.arch, args.img_size, args.alpha, device))
+        opt = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        for mode in ('eager', 'compiled'):
+            torch._dynamo.reset()
+            counters.clear()
+            loss_fn = torch.compile(model.loss) if mode == 'compiled' \
+                else model.loss
+
+            def step():
+                with autocast():
+                    losses = loss_fn(x, None)
+                    loss = sum(v for k, v in losses.items() if 'loss' in k)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if name == 'HPM':
+                    model.teacher.update(model.student_modules(), epoch=0)
+
+            clock.sync()
+            t = time.perf_counter()
+            step()
+            clock.sync()
+            first = time.perf_counter() - t
+            for _ in range(args.warmup):
+                step()
+            ts = []
+            for _ in range(args.repeats):
+                clock.sync()
+                t = time.perf_counter()
+                step()
+                clock.sync()
+                ts.append(time.perf_counter() - t)
+            results[name, mode] = (statistics.median(ts), first,
+                                   counters['stats']['unique_graphs'])
+    print(f'device={device} threads={torch.get_num_threads()} '
+          f'arch=ViT-{args.arch} img={args.img_size} batch={args.batch} '
+          f'alpha={args.alpha} amp={args.amp} repeats={args.repeats}')
+    for name in ('HPM', 'MAE'):
+        eager, compiled = results[name, 'eager'], results[name, 'compiled']
+        print(f'{name}: eager {eager[0] * 1e3:8.1f} ms  compiled '
+              f'{compiled[0] * 1e3:8.1f} ms  speed-up '
+              f'{eager[0] / compiled[0]:.2f}x  (first compiled step '
+              f'{compiled[1]:.1f} s, {compiled[2]} graph(s))')
+    for mode in ('eager', 'compiled'):
+        print(f'HPM/MAE time ratio {mode}: '
+              f"{results['HPM', mode][0] / results['MAE', mode][0]:.3f}")
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.compile:
+        if args.amp:
+            dtype = amp_dtype(args)
+            autocast = lambda: torch.autocast(  # noqa: E731
+                args.device.split(':')[0], dtype=dtype)
+        else:
+            autocast = nullcontext
+        MMLogger.get_instance('benchmark', log_level='WARNING')
+        return compile_benchmark(args, autocast)
     MessageHub.get_instance('benchmark')
     MMLogger.get_instance('benchmark', log_level='WARNING')  # quiet init
     device = args.device
     torch.manual_seed(0)
     if args.amp:
-        dtype = torch.float16 if device.startswith('cuda') else torch.bfloat16
+        dtype = amp_dtype(args)
         autocast = lambda: torch.autocast(device.split(':')[0], dtype=dtype)  # noqa
     else:
         autocast = nullcontext

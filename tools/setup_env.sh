@@ -15,20 +15,21 @@
 # installs nothing). Going from pre-training to full replaces mmcv-lite by
 # mmcv (both install the `mmcv` package, so one is removed before the other
 # goes in). mmcv 2.1.0 has no wheel for torch 2.14, so the full level builds
-# it from its sdist with ops (C++20 for this torch's headers; CUDA ops when
-# nvcc and a GPU are present) and caches the wheel per mmcv version, torch
-# version and flavour (cpu/cuda), outside the repo.
+# it from its sdist with ops (tools/build_mmcv.sh: CUDA ops when torch sees
+# a GPU, HPM_MM_MMCV_FLAVOUR=cpu|cuda forces one) and caches the wheel per
+# mmcv version, torch version, flavour and CUDA arch list, outside the repo.
 #
 # Versions come from requirements/*.txt. Environment: VENV (default .venv),
 # PYTHON (default python3.11 or python3), HPM_MM_CACHE (default
-# ${XDG_CACHE_HOME:-~/.cache}/hpm_mm), MAX_JOBS (mmcv build).
+# ${XDG_CACHE_HOME:-~/.cache}/hpm_mm), MAX_JOBS, HPM_MM_MMCV_FLAVOUR and
+# TORCH_CUDA_ARCH_LIST (mmcv build, see tools/build_mmcv.sh).
 set -euo pipefail
 
 level=pretrain
 case "${1:-}" in
   '') ;;
   --full) level=full ;;
-  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
   *) echo "setup_env: unknown argument '$1' (none for pre-training, --full for everything)" >&2
      exit 2 ;;
 esac
@@ -59,11 +60,14 @@ declare -A check=(
   [full]='import mmcv.ops, mmdet, mmseg, mmpretrain, hpm_mm, hpm_mm.downstream.det, hpm_mm.downstream.seg'
 )
 stamp="$venv/.hpm_mm_stamp"  # "LEVEL HASH" of the last successful run
-want_hash="$(cat "$reqs"/*.txt "$root/pyproject.toml" "$root/tools/setup_env.sh" | sha256sum | cut -c1-16)"
+want_hash="$(cat "$reqs"/*.txt "$root/pyproject.toml" "$root/tools/setup_env.sh" \
+  "$root/tools/build_mmcv.sh" "$root/tools/mmcv_build_plan.py" | sha256sum | cut -c1-16)"
 have_level='' have_hash=''
 [ -f "$stamp" ] && read -r have_level have_hash < "$stamp" || true
 if [ "$have_hash" = "$want_hash" ] && { [ "$have_level" = full ] || [ "$have_level" = "$level" ]; } \
-   && "$venv/bin/python" -c "${check[$level]}" 2>/dev/null; then
+   && "$venv/bin/python" -c "${check[$level]}" 2>/dev/null \
+   && { [ "$level" = pretrain ] \
+        || "$venv/bin/python" tools/mmcv_build_plan.py "$mmcv_v" --check-installed; }; then
   echo "setup_env: $venv is up to date ($have_level)"
   exit 0
 fi
@@ -120,35 +124,8 @@ if [ "$level" = pretrain ]; then
   pipi -r "$reqs/pretrain.txt" "${mmcv_req[@]}"
 else
   pipi "torch==$torch_v" "torchvision==$tv_v" "$(grep -E '^setuptools' "$reqs/pretrain.txt")" wheel ninja
-  if [ "$(mmcv_state)" != ops ]; then
-    flavour=cpu
-    if command -v nvcc >/dev/null 2>&1 && "$vpy" -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-      flavour=cuda
-    fi
-    wheel_dir="$cache/wheels/mmcv-$mmcv_v-torch-$torch_v-$flavour"
-    whl="$(ls "$wheel_dir"/mmcv-"$mmcv_v"-*.whl 2>/dev/null | head -n1 || true)"
-    if [ -z "$whl" ]; then
-      echo "setup_env: building mmcv $mmcv_v with $flavour ops for torch $torch_v (about 10 min on 2 cores)"
-      work="$(mktemp -d)"
-      trap 'rm -rf "$work"' EXIT
-      "$vpy" -m pip download --no-deps --no-binary :all: --no-cache-dir -d "$work" "mmcv==$mmcv_v"
-      tar -xzf "$work"/mmcv-"$mmcv_v".tar.gz -C "$work"
-      src="$work/mmcv-$mmcv_v"
-      # torch >= 2.9 headers need C++20; mmcv's setup.py hard-codes c++17.
-      sed -i 's/-std=c++17/-std=c++20/g' "$src/setup.py"
-      (cd "$src" && MMCV_WITH_OPS=1 FORCE_CUDA=$([ $flavour = cuda ] && echo 1 || echo 0) \
-         MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-         "$vpy" -m pip wheel --no-build-isolation --no-deps --no-cache-dir -w "$work/dist" .)
-      # Into the cache under a temporary name, then renamed: never half-written.
-      mkdir -p "$wheel_dir"
-      built="$(ls "$work"/dist/mmcv-"$mmcv_v"-*.whl | head -n1)"
-      cp "$built" "$wheel_dir/.$(basename "$built").part"
-      mv "$wheel_dir/.$(basename "$built").part" "$wheel_dir/$(basename "$built")"
-      whl="$wheel_dir/$(basename "$built")"
-    fi
-    remove_mmcv
-    echo "setup_env: installing $whl"
-    pipi --no-cache-dir --no-deps "$whl"
+  if [ "$(mmcv_state)" != ops ] || ! "$vpy" tools/mmcv_build_plan.py "$mmcv_v" --check-installed; then
+    bash tools/build_mmcv.sh "$vpy" "$mmcv_v" "$cache"
   fi
   pipi -r "$reqs/pretrain.txt" -r "$reqs/mmcv.txt" -r "$reqs/det.txt" -r "$reqs/seg.txt" \
        -r "$reqs/tests.txt"

@@ -3,6 +3,7 @@
 Examples::
 
     python tools/train.py configs/pretrain/hpm_vit-b.py
+    python tools/train.py configs/pretrain/hpm_vit-b.py --amp bf16
     tools/dist_train.sh configs/pretrain/hpm_vit-b.py 8 --resume auto
 """
 import argparse
@@ -28,7 +29,13 @@ def parse_args() -> argparse.Namespace:
         help='resume from this checkpoint, or, without a path, from the '
         'latest one in the work dir')
     parser.add_argument(
-        '--amp', action='store_true', help='fp16 mixed precision')
+        '--amp',
+        nargs='?',
+        const='fp16',
+        choices=['fp16', 'bf16'],
+        help='mixed precision: fp16 (the default of a bare --amp, with '
+        'dynamic loss scaling) or bf16 (no loss scaling; recommended on '
+        'Ampere/Hopper GPUs)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',

@@ -1,6 +1,6 @@
 """Turn command-line options into a ready-to-run mmengine config."""
 import os.path as osp
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from mmengine.config import Config
@@ -9,11 +9,15 @@ from mmengine.logging import print_log
 from ..converters import CheckpointError, check_checkpoint
 from .resume import find_resume_checkpoint
 
+#: ``loss_scale`` of bf16 AMP: a disabled GradScaler (bf16 has fp32's range,
+#: so nothing under- or overflows; steps are never skipped).
+BF16_NO_LOSS_SCALE = dict(enabled=False)
+
 
 def setup_train_cfg(cfg: Config,
                     work_dir: Optional[str] = None,
                     resume: Optional[str] = None,
-                    amp: bool = False,
+                    amp: Union[bool, str, None] = None,
                     auto_scale_lr: bool = False,
                     launcher: str = 'none',
                     config_path: Optional[str] = None) -> Config:
@@ -28,7 +32,12 @@ def setup_train_cfg(cfg: Config,
             :func:`~hpm_mm.runner.resume.find_resume_checkpoint`), or starts
             from scratch if there is none; a path resumes from that
             checkpoint.
-        amp (bool): Force fp16 mixed precision.
+        amp (bool | str, optional): Force mixed precision: ``'fp16'`` (or
+            True) is fp16 autocast with dynamic loss scaling, ``'bf16'`` is
+            bf16 autocast without loss scaling. A config whose
+            ``optim_wrapper.dtype`` is ``'bfloat16'`` gets no loss scaling
+            unless it sets ``loss_scale`` itself. Without a GPU both train
+            in fp32 (mmengine's ``AmpOptimWrapper`` needs one).
         auto_scale_lr (bool): Scale the lr by the real total batch size.
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
         config_path (str, optional): Path of the config, for the default
@@ -59,9 +68,23 @@ def setup_train_cfg(cfg: Config,
         except CheckpointError as err:
             raise CheckpointError(f'--resume: {err}') from None
         cfg.resume, cfg.load_from = True, resume
-    if amp:
+    if amp is True:
+        amp = 'fp16'
+    if amp not in (None, False, 'fp16', 'bf16'):
+        raise ValueError(f"amp must be 'fp16' or 'bf16', got {amp!r}")
+    if amp == 'fp16':
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        if cfg.optim_wrapper.get('dtype') in ('bfloat16', torch.bfloat16):
+            cfg.optim_wrapper.pop('dtype')
+            cfg.optim_wrapper.pop('loss_scale', None)
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    elif amp == 'bf16':
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.dtype = 'bfloat16'
+        cfg.optim_wrapper.loss_scale = dict(BF16_NO_LOSS_SCALE)
+    elif cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and \
+            cfg.optim_wrapper.get('dtype') in ('bfloat16', torch.bfloat16):
+        cfg.optim_wrapper.setdefault('loss_scale', dict(BF16_NO_LOSS_SCALE))
     if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and \
             not torch.cuda.is_available():
         print_log('No GPU: training in fp32 with OptimWrapper instead of '

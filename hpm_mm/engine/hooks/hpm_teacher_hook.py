@@ -10,20 +10,38 @@ from mmpretrain.registry import HOOKS
 class HPMTeacherHook(Hook):
     """EMA-update ``model.teacher`` from the student after each optimizer step.
 
-    With gradient accumulation the update follows the optimizer: iterations
-    that only accumulate gradients leave the teacher unchanged. The momentum
-    schedule uses the current (0-based) epoch.
+    The teacher follows the optimizer's real steps, counted by a step
+    post-hook on the optimizer: iterations that only accumulate gradients
+    (gradient accumulation) and fp16 steps that the loss scaler skips
+    because of inf/NaN gradients leave the teacher unchanged, so the
+    teacher never averages towards a student that did not move. The
+    momentum schedule uses the current (0-based) epoch.
     """
 
     priority = 'NORMAL'
 
+    def __init__(self) -> None:
+        self._steps = 0  # optimizer steps since the last teacher update
+        self._handle = None
+
     def before_train(self, runner) -> None:
-        """Check that the model is an HPM-style model with a teacher."""
+        """Check the model and start counting the optimizer's steps."""
         model = self._model(runner)
         if not hasattr(model, 'teacher') or not hasattr(
                 model, 'student_modules'):
             raise TypeError('HPMTeacherHook: the model has no HPM teacher '
                             f'({type(model).__name__})')
+        optimizer = getattr(runner.optim_wrapper, 'optimizer', None)
+        if optimizer is None:
+            raise TypeError('HPMTeacherHook: needs a single optimizer, got '
+                            f'{type(runner.optim_wrapper).__name__}')
+        if self._handle is not None:
+            self._handle.remove()
+        self._steps = 0
+        self._handle = optimizer.register_step_post_hook(self._count_step)
+
+    def _count_step(self, optimizer, args, kwargs) -> None:
+        self._steps += 1
 
     def after_train_iter(self,
                          runner,
@@ -31,10 +49,17 @@ class HPMTeacherHook(Hook):
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         """Average the student into the teacher if the optimizer stepped."""
-        if not runner.optim_wrapper.should_update():
+        if self._steps == 0:
             return
+        self._steps = 0
         model = self._model(runner)
         model.teacher.update(model.student_modules(), runner.epoch)
+
+    def after_train(self, runner) -> None:
+        """Stop counting (the optimizer may outlive this training run)."""
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
 
     @staticmethod
     def _model(runner):

@@ -15,6 +15,8 @@ from ..heads import HPMFeatureHead
 #: in order; ``tools/benchmark.py`` reads its time split from them.
 LOSS_PHASES = ('hpm.teacher', 'hpm.masker', 'hpm.student', 'hpm.head')
 
+from ..utils import float_drop_path_probs
+
 
 def init_mae_weights(module: nn.Module) -> None:
     """MAE's initialisation of Linear and LayerNorm layers.
@@ -100,6 +102,7 @@ class HPM(BaseSelfSupervisor):
         self.teacher_dtype = dtypes[teacher_dtype]
         self._check_target()
         self.masker = MODELS.build(masker)
+        float_drop_path_probs(self)  # before the teacher copies them
         self.teacher = MODELS.build(
             dict(teacher, model=self.student_modules()))
         self._train_steps_in_process = 0
@@ -213,8 +216,13 @@ class HPM(BaseSelfSupervisor):
     #: Steps after which a teacher that was never updated is an error.
     TEACHER_CHECK_STEPS = 200
 
+    @torch.compiler.disable
     def _check_teacher_updates(self) -> None:
-        """Fail if training runs without :class:`HPMTeacherHook`."""
+        """Fail if training runs without :class:`HPMTeacherHook`.
+
+        Not traced by ``torch.compile``: the step counter is a Python int
+        that would otherwise recompile :meth:`loss` at every step.
+        """
         self._train_steps_in_process += 1
         if (self._train_steps_in_process > self.TEACHER_CHECK_STEPS
                 and self.teacher.updates_in_process == 0):
