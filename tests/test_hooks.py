@@ -30,11 +30,14 @@ def register_wrapper():
     MODEL_WRAPPERS.module_dict.pop('Wrapped', None)
 
 
-def teacher_runner(model, should_update=True, epoch=0):
+def teacher_runner(model, epoch=0):
+    """A runner with the one optimizer whose steps the teacher hook counts."""
+    params = [p for p in model.parameters() if p.requires_grad]
     return SimpleNamespace(
         model=model,
         epoch=epoch,
-        optim_wrapper=SimpleNamespace(should_update=lambda: should_update))
+        optim_wrapper=SimpleNamespace(optimizer=torch.optim.SGD(params,
+                                                                lr=0.1)))
 
 
 def moved_student(model):
@@ -49,12 +52,18 @@ def test_teacher_hook_updates_with_the_epoch_momentum(wrap):
     model = build_tiny_hpm()
     before = moved_student(model)
     runner = teacher_runner(Wrapped(model) if wrap else model, epoch=50)
-    HPMTeacherHook().before_train(runner)
-    HPMTeacherHook().after_train_iter(runner, 0)
+    hook = HPMTeacherHook()
+    hook.before_train(runner)
+    runner.optim_wrapper.optimizer.step()  # no gradients: nothing moves
+    hook.after_train_iter(runner, 0)
     after = model.teacher.module.state_dict()
     d = model.teacher.decay(50)  # 0.99945
     name = 'neck.decoder_pred.weight'
     assert torch.allclose(after[name], before[name] + (1 - d), atol=1e-7)
+    assert model.teacher.updates_in_process == 1
+    hook.after_train(runner)  # stops counting: a later step is not seen
+    runner.optim_wrapper.optimizer.step()
+    hook.after_train_iter(runner, 1)
     assert model.teacher.updates_in_process == 1
 
 
@@ -62,7 +71,10 @@ def test_teacher_hook_waits_for_the_optimizer_step():
     """Accumulation iterations (no optimizer step) leave the teacher."""
     model = build_tiny_hpm()
     before = moved_student(model)
-    HPMTeacherHook().after_train_iter(teacher_runner(model, False), 0)
+    runner = teacher_runner(model)
+    hook = HPMTeacherHook()
+    hook.before_train(runner)
+    hook.after_train_iter(runner, 0)
     after = model.teacher.module.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert model.teacher.updates_in_process == 0
