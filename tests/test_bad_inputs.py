@@ -30,6 +30,7 @@ from .conftest import ROOT, build_tiny_hpm, write_imagenet, write_tiny_config
 DEMO = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-demo_cpu.py')
 DET = osp.join(ROOT, 'configs', 'det',
                'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
+DINO = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b_dino-target.py')
 NOT_A_CHECKPOINT = 'not a PyTorch checkpoint (or truncated): {}'
 
 
@@ -107,6 +108,17 @@ CASES = [
      lambda f: [f['demo_test'], f['tiny'], '--work-dir', _work(f, 'h')],
      None, ('{tiny} does not fit HPM: 48 keys missing',
             'depth 2 in the checkpoint vs 4 in the model (backbone.layers)')),
+    ('train feature-target config, target weights not a checkpoint',
+     'train.py',
+     lambda f: [DINO, '--work-dir', _work(f, 'k'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                f'model.target_generator.checkpoint={f["garbage"]}'],
+     'model.target_generator.checkpoint: ' +
+     NOT_A_CHECKPOINT.format('{garbage}'), ()),
+    ('knn_eval, not a checkpoint', 'knn_eval.py',
+     lambda f: [f['garbage'], '--data-root', f['imagenet'], '--out',
+                osp.join(f['tmp'], 'knn.json')],
+     NOT_A_CHECKPOINT.format('{garbage}'), ()),
     ('convert_checkpoint, not a checkpoint', 'convert_checkpoint.py',
      lambda f: [f['garbage'], osp.join(f['tmp'], 'out.pth'), '--to',
                 'mmdet'], NOT_A_CHECKPOINT.format('{garbage}'), ()),

@@ -36,6 +36,16 @@ def _datasets(cfg: dict) -> Iterator[dict]:
         yield from _datasets(inner)
 
 
+def _loader_datasets(cfg: Config,
+                     loaders: Sequence[str]) -> Iterator[Tuple[str, dict]]:
+    """Yield ``(loader name, dataset config)`` for the loaders ``cfg`` has."""
+    for loader in loaders:
+        loader_cfg = cfg.get(loader)
+        if loader_cfg:
+            for ds in _datasets(loader_cfg.get('dataset')):
+                yield loader, ds
+
+
 def _paths(ds: dict) -> Iterator[Tuple[str, str]]:
     root = ds.get('data_root') or ''
     if root:
@@ -118,17 +128,13 @@ def check_dataset_paths(cfg: Config,
         cfg (Config): A full training or test config.
         loaders (Sequence[str]): The data loaders to check.
     """
-    for loader in loaders:
-        loader_cfg = cfg.get(loader)
-        if not loader_cfg:
-            continue
-        for ds in _datasets(loader_cfg.get('dataset')):
-            for key, path in _paths(ds):
-                if '://' in str(path):
-                    continue
-                if not osp.exists(path):
-                    raise FileNotFoundError(
-                        f'{loader}.dataset.{key} does not exist: {path}')
+    for loader, ds in _loader_datasets(cfg, loaders):
+        for key, path in _paths(ds):
+            if '://' in str(path):
+                continue
+            if not osp.exists(path):
+                raise FileNotFoundError(
+                    f'{loader}.dataset.{key} does not exist: {path}')
 
 
 def _lazy_dataset(ds_cfg: dict, default_scope: Optional[str]):
@@ -209,14 +215,10 @@ def check_datasets_not_empty(cfg: Config,
         cfg (Config): A full training or test config.
         loaders (Sequence[str]): The data loaders to check.
     """
-    for loader in loaders:
-        loader_cfg = cfg.get(loader)
-        if not loader_cfg:
-            continue
-        for ds_cfg in _datasets(loader_cfg.get('dataset')):
-            ds = _lazy_dataset(ds_cfg, cfg.get('default_scope'))
-            if ds is not None:
-                _check_listing(f'{loader}.dataset', ds)
+    for loader, ds_cfg in _loader_datasets(cfg, loaders):
+        ds = _lazy_dataset(ds_cfg, cfg.get('default_scope'))
+        if ds is not None:
+            _check_listing(f'{loader}.dataset', ds)
 
 
 def check_inputs(cfg: Config,
