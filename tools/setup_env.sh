@@ -129,6 +129,9 @@ else
   fi
   pipi -r "$reqs/pretrain.txt" -r "$reqs/mmcv.txt" -r "$reqs/det.txt" -r "$reqs/seg.txt" \
        -r "$reqs/tests.txt"
+  "$vpy" tools/mmcv_build_plan.py "$mmcv_v" --check-installed || {
+    echo "setup_env: the installed mmcv lacks the planned ops (tools/build_mmcv.sh)" >&2
+    exit 1; }
 fi
 
 pipi --no-deps --no-build-isolation -e "$root"
