@@ -21,8 +21,8 @@ from mmengine.runner import Runner
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
 from hpm_mm.engine.hooks import CheckpointKeysHook
-from hpm_mm.runner import (check_inputs, exit_on_input_error,
-                           setup_cpu_distributed)
+from hpm_mm.runner import (check_inputs, close_distributed,
+                           exit_on_input_error, setup_cpu_distributed)
 from hpm_mm.runner.cli import add_common_args, parse_common_args
 from hpm_mm.runner.config_loading import load_config
 
@@ -128,6 +128,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         metrics = runner.test()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
+    close_distributed()
 
 
 if __name__ == '__main__':

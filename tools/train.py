@@ -13,7 +13,8 @@ from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
-from hpm_mm.runner import check_inputs, exit_on_input_error, setup_train_cfg
+from hpm_mm.runner import (check_inputs, close_distributed,
+                           exit_on_input_error, setup_train_cfg)
 from hpm_mm.runner.cli import add_common_args, parse_common_args
 from hpm_mm.runner.config_loading import load_config
 
@@ -68,6 +69,7 @@ def main() -> None:
     # backbone's init_cfg) is refused before the first iteration.
     with exit_on_input_error('train', (CheckpointError, )):
         runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -4,10 +4,12 @@ from .config_checks import (DatasetError, check_checkpoint_paths,
                             check_dataset_paths, check_datasets_not_empty,
                             check_inputs)
 from .resume import find_resume_checkpoint
-from .runner_setup import setup_cpu_distributed, setup_train_cfg
+from .runner_setup import (close_distributed, setup_cpu_distributed,
+                           setup_train_cfg)
 
 __all__ = [
     'DatasetError', 'check_checkpoint_paths', 'check_dataset_paths',
-    'check_datasets_not_empty', 'check_inputs', 'exit_on_input_error',
-    'find_resume_checkpoint', 'setup_cpu_distributed', 'setup_train_cfg'
+    'check_datasets_not_empty', 'check_inputs', 'close_distributed',
+    'exit_on_input_error', 'find_resume_checkpoint', 'setup_cpu_distributed',
+    'setup_train_cfg'
 ]
