@@ -1,5 +1,6 @@
 """Reconstruction targets computed by a frozen network on the full image."""
 import os.path as osp
+from abc import ABCMeta, abstractmethod
 from typing import Dict, Mapping, Optional
 
 from mmengine.logging import print_log
@@ -10,7 +11,7 @@ from hpm_mm.converters import CheckpointError, load_checkpoint
 from hpm_mm.converters.clip import is_torchscript
 
 
-class FeatureTarget(BaseModule):
+class FeatureTarget(BaseModule, metaclass=ABCMeta):
     """Base of HPM's feature targets (mmpretrain's ``target_generator``).
 
     A target maps the normalised images (and, for :attr:`from_teacher`
@@ -32,10 +33,11 @@ class FeatureTarget(BaseModule):
     def init_weights(self) -> None:
         """Nothing to initialise: weights come from a checkpoint or none."""
 
+    @abstractmethod
     def forward(self,
                 inputs: Tensor,
                 teacher_tokens: Optional[Tensor] = None) -> Tensor:
-        """Compute the target.
+        """Compute the target (each target class defines it).
 
         Args:
             inputs (Tensor): Normalised images (B, 3, H, W).
@@ -45,7 +47,6 @@ class FeatureTarget(BaseModule):
         Returns:
             Tensor: Target features (B, L, C), no gradient.
         """
-        raise NotImplementedError
 
 
 class FrozenNetworkTarget(FeatureTarget):
