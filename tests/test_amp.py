@@ -20,7 +20,7 @@ from mmengine.runner import Runner
 
 from hpm_mm.engine import HPMTeacherHook
 from hpm_mm.models import HardPatchMasker
-from hpm_mm.runner import setup_train_cfg
+from hpm_mm.cli import setup_train_cfg
 
 from .conftest import TINY_IMG, build_tiny_hpm
 from .test_runner import CONFIG, tiny_cfg

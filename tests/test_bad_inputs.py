@@ -21,7 +21,7 @@ from mmpretrain.registry import MODELS
 from hpm_mm.converters import (CheckpointError, check_checkpoint,
                                describe_state_dict_mismatch, read_checkpoint)
 from hpm_mm.datasets import read_image
-from hpm_mm.runner import (DatasetError, check_checkpoint_paths,
+from hpm_mm.cli import (DatasetError, check_checkpoint_paths,
                            check_datasets_not_empty, find_resume_checkpoint,
                            setup_train_cfg)
 

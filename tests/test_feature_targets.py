@@ -14,7 +14,7 @@ from hpm_mm.converters import CheckpointError
 from hpm_mm.converters.keymaps import ENCODER
 from hpm_mm.models import (CLIPFeatureTarget, DINOFeatureTarget,
                            HPMFeatureHead, LossPredictionLoss)
-from hpm_mm.runner import check_checkpoint_paths
+from hpm_mm.cli import check_checkpoint_paths
 
 from .conftest import (ROOT, TINY_IMG, TINY_PATCH, build_tiny_hpm,
                        deep_update, tiny_hpm_cfg)

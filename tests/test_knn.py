@@ -297,7 +297,7 @@ def test_knn_eval_tool_on_a_trained_checkpoint(tmp_path):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from hpm_mm.runner import setup_train_cfg
+    from hpm_mm.cli import setup_train_cfg
 
     from .conftest import write_tiny_config
     data = write_imagenet(str(tmp_path / 'data'), per_class=4, size=40)

@@ -11,8 +11,8 @@ from mmengine.runner import Runner
 from tensorboard.backend.event_processing.event_accumulator import \
     EventAccumulator
 
-from hpm_mm.runner import setup_train_cfg
-from hpm_mm.runner.cli import add_common_args
+from hpm_mm.cli import setup_train_cfg
+from hpm_mm.cli.args import add_common_args
 from hpm_mm.visualization import plot_training_curves
 
 from .conftest import ROOT, write_tiny_config

@@ -57,7 +57,7 @@ import hpm_mm  # noqa: F401
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from hpm_mm.runner import setup_train_cfg
+from hpm_mm.cli import setup_train_cfg
 from tests.conftest import write_imagenet, write_tiny_config
 
 tmp = {tmp!r}
@@ -200,7 +200,7 @@ def test_load_config_names_a_missing_base_package():
     lets unrelated import errors through."""
     from unittest import mock
 
-    from hpm_mm.runner.config_loading import load_config
+    from hpm_mm.cli.config_loading import load_config
     missing = ModuleNotFoundError(
         'mmdet is not installed, please install mmdet manually')
     with mock.patch('mmengine.config.Config.fromfile', side_effect=missing):

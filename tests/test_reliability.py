@@ -16,7 +16,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from hpm_mm.converters import CheckpointError
-from hpm_mm.runner import setup_train_cfg
+from hpm_mm.cli import setup_train_cfg
 
 from .conftest import ROOT, build_tiny_hpm, write_tiny_config
 

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from hpm_mm.runner import check_dataset_paths, setup_train_cfg
+from hpm_mm.cli import check_dataset_paths, setup_train_cfg
 
 from .conftest import ROOT, deep_update, tiny_model_overrides
 

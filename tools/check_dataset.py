@@ -20,7 +20,7 @@ from mmengine.registry import init_default_scope
 
 import hpm_mm  # noqa: F401  (registers the HPM pipeline steps)
 from hpm_mm.datasets import check_images, loader_args
-from hpm_mm.runner import check_dataset_paths
+from hpm_mm.cli import check_dataset_paths
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:

@@ -21,7 +21,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401
-from hpm_mm.runner import setup_train_cfg
+from hpm_mm.cli import setup_train_cfg
 from hpm_mm.demo import build_sample_imagenet
 from hpm_mm.demo.sample_dataset import load_sample_photo
 from hpm_mm.apis import HardPatchInferencer

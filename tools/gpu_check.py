@@ -130,7 +130,7 @@ def _finite_losses(runner, what: str) -> None:
 def _runner(cfg, work_dir: str, dry: bool):
     from mmengine.runner import Runner
 
-    from hpm_mm.runner import setup_train_cfg
+    from hpm_mm.cli import setup_train_cfg
     setup_train_cfg(cfg, work_dir=work_dir)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(key) is not None:

@@ -30,7 +30,7 @@ from hpm_mm.converters import CheckpointError
 from hpm_mm.evaluation import (DEFAULT_KS, DEFAULT_TEMPERATURE,
                                arch_from_config, build_encoder, build_split,
                                extract_features, knn_classify, labels_of)
-from hpm_mm.runner.cli import add_launcher_args, parse_common_args
+from hpm_mm.cli.args import add_launcher_args, parse_common_args
 
 DESCRIPTION = """\
 Weighted k-nearest-neighbour classification with the frozen encoder of an

@@ -13,10 +13,10 @@ from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
-from hpm_mm.runner import (check_inputs, close_distributed,
+from hpm_mm.cli import (check_inputs, close_distributed,
                            exit_on_input_error, setup_train_cfg)
-from hpm_mm.runner.cli import add_common_args, parse_common_args
-from hpm_mm.runner.config_loading import load_config
+from hpm_mm.cli.args import add_common_args, parse_common_args
+from hpm_mm.cli.config_loading import load_config
 
 
 def parse_args() -> argparse.Namespace:

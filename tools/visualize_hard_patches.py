@@ -18,7 +18,7 @@ import torch
 
 from hpm_mm.apis import HardPatchInferencer
 from hpm_mm.datasets import read_image
-from hpm_mm.runner import exit_on_input_error
+from hpm_mm.cli import exit_on_input_error
 from hpm_mm.visualization import plot_hard_patches
 
 

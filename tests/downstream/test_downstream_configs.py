@@ -292,7 +292,7 @@ def test_custom_imports_register_everything():
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_missing_pretrained_checkpoint_is_named(path, tmp_path):
-    from hpm_mm.runner import check_checkpoint_paths
+    from hpm_mm.cli import check_checkpoint_paths
     cfg = Config.fromfile(path)
     missing = str(tmp_path / 'no_such_hpm.pth')
     cfg.model.backbone.init_cfg.checkpoint = missing

@@ -11,7 +11,7 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from hpm_mm.runner import setup_train_cfg
+from hpm_mm.cli import setup_train_cfg
 
 from .helpers import (config, convert, no_workers, shrink_cls, shrink_det,
                       shrink_seg, write_ade20k, write_coco, write_imagenet)

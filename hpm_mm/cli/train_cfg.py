@@ -29,7 +29,7 @@ def setup_train_cfg(cfg: Config,
             ``work_dirs/<config name>``.
         resume (str, optional): ``'auto'`` resumes from the latest readable
             checkpoint in ``work_dir`` (see
-            :func:`~hpm_mm.runner.resume.find_resume_checkpoint`), or starts
+            :func:`~hpm_mm.cli.resume.find_resume_checkpoint`), or starts
             from scratch if there is none; a path resumes from that
             checkpoint.
         amp (bool | str, optional): Force mixed precision: ``'fp16'`` (or

@@ -1,11 +1,12 @@
-"""Command-line and Runner set-up helpers shared by the tools."""
-from .cli import exit_on_input_error
+"""What the command-line tools share: config loading, pre-flight checks,
+resume selection, train-config set-up and one-line error reporting."""
+from .args import exit_on_input_error
 from .config_checks import (DatasetError, check_checkpoint_paths,
                             check_dataset_paths, check_datasets_not_empty,
                             check_inputs)
 from .resume import find_resume_checkpoint
-from .runner_setup import (close_distributed, setup_cpu_distributed,
-                           setup_train_cfg)
+from .train_cfg import (close_distributed, setup_cpu_distributed,
+                        setup_train_cfg)
 
 __all__ = [
     'DatasetError', 'check_checkpoint_paths', 'check_dataset_paths',
