@@ -1,36 +1,82 @@
-"""HPM.loss under TorchDynamo: one graph, no graph break, no recompile."""
+"""HPM.loss under TorchDynamo with the released alpha_t schedule.
+
+The model of ``configs/pretrain/hpm_vit-b.py`` (its masker, schedule,
+drop path and 224 px / 16 px grid; only the widths shrunk), alpha_t advanced
+by :class:`HPMTeacherHook` as in training: one graph, no graph break, and
+at most two compilations (mining or not) over the whole schedule.
+"""
+from types import SimpleNamespace
+
+import pytest
 import torch
 import torch._dynamo
 from mmcv.cnn.bricks.drop import DropPath
+from mmengine.config import Config
+from mmpretrain.registry import MODELS
+from torch._dynamo.testing import CompileCounter
 
-from .conftest import TINY_IMG, build_tiny_hpm
+from hpm_mm.engine.hooks import HPMTeacherHook
+
+from .conftest import ROOT, set_progress
+
+EPOCHS = 800  # the released schedule: alpha_t = 0.5 (e + 1) / 800
 
 
-def test_hpm_loss_traces_to_one_graph():
-    model = build_tiny_hpm(
-        backbone=dict(drop_path_rate=0.1),
-        masker=dict(type='HardPatchMasker', fixed_alpha=0.5)).train()
+def real_config_model() -> torch.nn.Module:
+    cfg = Config.fromfile(f'{ROOT}/configs/pretrain/hpm_vit-b.py')
+    model_cfg = cfg.model
+    model_cfg.backbone.arch = dict(
+        embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+    model_cfg.backbone.drop_path_rate = 0.1
+    model_cfg.neck.update(embed_dim=32, decoder_embed_dim=16,
+                          decoder_depth=1, decoder_num_heads=2)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    return model.train()
+
+
+def advance(model, hub, epoch: int) -> None:
+    """What the Runner does before an iteration of ``epoch``."""
+    set_progress(hub, epoch=epoch, max_epochs=EPOCHS)
+    runner = SimpleNamespace(model=model, message_hub=hub)
+    HPMTeacherHook().before_train_iter(runner, 0)
+
+
+@pytest.mark.parametrize('epoch', [0, 400])  # n_hard 0 (no teacher) and 36
+def test_hpm_loss_traces_to_one_graph(message_hub, epoch):
+    model = real_config_model()
     drops = [m for m in model.modules() if isinstance(m, DropPath)]
     assert drops and all(type(m.drop_prob) is float for m in drops)
-    assert max(m.drop_prob for m in drops) == 0.1  # values kept
-    x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
+    advance(model, message_hub, epoch)
+    assert model.masker.mines == (epoch > 0)
+    x = torch.randn(2, 3, 224, 224)
     torch._dynamo.reset()
     explained = torch._dynamo.explain(model.loss)(x, None)
     reasons = [b.reason for b in explained.break_reasons]
-    # the teacher-hook check runs outside the graph (one resume point);
-    # teacher, masker, encoder, both branches and losses are one graph
     assert explained.graph_break_count == 0, reasons
     assert explained.graph_count == 1
 
 
-def test_hpm_loss_does_not_recompile_per_step():
-    from torch._dynamo.testing import CompileCounter
-    model = build_tiny_hpm(
-        masker=dict(type='HardPatchMasker', fixed_alpha=0.5)).train()
-    x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
+def test_compiled_step_follows_the_schedule_without_recompiling(message_hub):
+    """Over 32 values of n_hard: two compilations, and the compiled step
+    computes what the eager one does at every epoch."""
+    model = real_config_model()
+    x = torch.randn(2, 3, 224, 224)
     torch._dynamo.reset()
     counter = CompileCounter()  # traces only, no Inductor code generation
-    loss = torch.compile(model.loss, backend=counter)
-    for _ in range(3):
-        loss(x, None)
-    assert counter.frame_count == 1
+    compiled = torch.compile(model.loss, backend=counter)
+    seen = set()
+    for epoch in range(0, EPOCHS, 25):
+        advance(model, message_hub, epoch)
+        seen.add(int(model.masker.num_hard_t))
+        torch.manual_seed(epoch)
+        eager = model.loss(x, None)
+        torch.manual_seed(epoch)
+        got = compiled(x, None)
+        for key in ('loss_rec', 'loss_pred', 'rank_acc', 'alpha'):
+            torch.testing.assert_close(got[key], eager[key], msg=key)
+        assert got['alpha'].item() == pytest.approx(0.5 * (epoch + 1) /
+                                                    EPOCHS)
+    assert len(seen) >= 20 and 0 in seen
+    assert counter.frame_count <= 3  # one graph + at most 2 recompiles
+    assert counter.frame_count == 2  # n_hard = 0 (no teacher), n_hard > 0

@@ -15,10 +15,6 @@ from hpm_mm.models import (HardPatchMasker, HPMHead, HPMTeacherEMA, HPMViT,
 from .conftest import TINY_ARCH, TINY_IMG, TINY_PATCH, build_tiny_hpm
 
 
-def masker_call(*args):
-    return lambda: HardPatchMasker(fixed_alpha=0.0)(*args)
-
-
 def vit(**kw):
     return HPMViT(arch=TINY_ARCH, img_size=kw.pop('img_size', TINY_IMG),
                   patch_size=TINY_PATCH, **kw)
@@ -32,7 +28,21 @@ def wrong_mask():
 def alpha_without_progress():
     # a new hub becomes the current one: no epoch, no max_epochs
     MessageHub.get_instance(f'hpm_test_no_progress_{os.urandom(6).hex()}')
-    return HardPatchMasker().alpha
+    return masker().update_alpha()
+
+
+def masker(**kw):
+    return HardPatchMasker(num_patches=16, num_masked=12, **kw)
+
+
+def draw_without_alpha():
+    masker()(torch.randn(2, 16), 2)
+
+
+def mine_without_scores():
+    m = masker()
+    m.set_alpha(0.5)
+    m(None, 2)
 
 
 def update_from_empty_student():
@@ -42,27 +52,29 @@ def update_from_empty_student():
 
 CASES = {
     'masker schedule': (
-        lambda: HardPatchMasker(schedule='cosine'), ValueError,
+        lambda: masker(schedule='cosine'), ValueError,
         "HardPatchMasker: schedule must be 'epoch' or 'iter', got 'cosine'"),
     'masker alpha_max': (
-        lambda: HardPatchMasker(alpha_max=1.5), ValueError,
+        lambda: masker(alpha_max=1.5), ValueError,
         'HardPatchMasker: alpha_max must be in [0, 1], got 1.5'),
     'masker fixed_alpha': (
-        lambda: HardPatchMasker(fixed_alpha=-0.1), ValueError,
+        lambda: masker(fixed_alpha=-0.1), ValueError,
         'HardPatchMasker: fixed_alpha must be in [0, 1], got -0.1'),
     'masker no progress': (
         alpha_without_progress, RuntimeError,
         "HardPatchMasker: no 'epoch'/'max_epochs' in MessageHub; run it "
         'under an mmengine Runner or set fixed_alpha'),
     'masker all masked': (
-        masker_call(None, 16, 0, 2, 16), ValueError,
+        lambda: HardPatchMasker(num_patches=16, num_masked=16), ValueError,
         'HardPatchMasker: num_masked must be in (0, 16), got 16'),
-    'masker hard > masked': (
-        masker_call(None, 12, 13, 2, 16), ValueError,
-        'HardPatchMasker: num_hard 13 > num_masked 12'),
+    'masker without alpha': (
+        draw_without_alpha, RuntimeError,
+        "HardPatchMasker: alpha_t is not set; in training dict(type="
+        "'HPMTeacherHook') in custom_hooks sets it before every iteration, "
+        'elsewhere call update_alpha() or set_alpha()'),
     'masker no scores': (
-        masker_call(None, 12, 3, 2, 16), ValueError,
-        'HardPatchMasker: num_hard > 0 needs scores of shape (2, 16)'),
+        mine_without_scores, ValueError,
+        'HardPatchMasker: mining needs scores of shape (2, 16)'),
     'loss mode': (
         lambda: LossPredictionLoss('ranking'), ValueError,
         "LossPredictionLoss: mode must be 'relative' or 'absolute', got "
@@ -71,7 +83,7 @@ CASES = {
         lambda: LossPredictionLoss(loss_weight=-1), ValueError,
         'LossPredictionLoss: loss_weight must be >= 0, got -1'),
     'head weight': (
-        lambda: HPMHead(loss_rec_weight=-1), ValueError,
+        lambda: HPMHead(num_masked=3, loss_rec_weight=-1), ValueError,
         'HPMHead: loss_rec_weight must be >= 0, got -1'),
     'teacher momentum_start': (
         lambda: HPMTeacherEMA(torch.nn.Linear(2, 2), momentum_start=1.2),

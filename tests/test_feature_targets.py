@@ -120,6 +120,8 @@ def build_hpm(target=None, width=None, head='HPMFeatureHead', **overrides):
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
+    if model.masker.fixed_alpha is not None:
+        model.masker.update_alpha()  # what HPMTeacherHook does per step
     return model
 
 
@@ -206,11 +208,11 @@ def brute_feature_losses(pred, target, mask):
 
 def test_feature_head_matches_brute_force():
     torch.manual_seed(0)
-    head = HPMFeatureHead()
+    head = HPMFeatureHead(num_masked=3)
     pred, target = torch.randn(2, 6, 5), 3 * torch.randn(2, 6, 5)
     mask = torch.tensor([[1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 0]]).bool()
     scores = torch.randn(2, 6)
-    out = head.loss(pred, scores, target, mask, 3)
+    out = head.loss(pred, scores, target, mask)
     per, rec = brute_feature_losses(pred, target, mask)
     assert out['loss_rec'].item() == pytest.approx(rec.item(), rel=1e-6)
     l_m, s_m = per[mask].view(2, 3), scores[mask].view(2, 3)
@@ -218,20 +220,21 @@ def test_feature_head_matches_brute_force():
         brute_relative(s_m, l_m), rel=1e-5)
     # the absolute form gets the same per-patch losses
     head_abs = HPMFeatureHead(
+        num_masked=3,
         loss_pred=dict(type='LossPredictionLoss', mode='absolute'))
-    out = head_abs.loss(pred, scores, target, mask, 3)
+    out = head_abs.loss(pred, scores, target, mask)
     ref = LossPredictionLoss('absolute')(s_m, l_m)
     assert out['loss_pred'].item() == pytest.approx(ref.item(), rel=1e-6)
     # scale of either side does not matter (normalised)
-    out2 = head.loss(7 * pred, scores, 0.1 * target, mask, 3)
+    out2 = head.loss(7 * pred, scores, 0.1 * target, mask)
     assert out2['loss_rec'].item() == pytest.approx(rec.item(), rel=1e-5)
 
 
 def test_feature_head_width_mismatch():
     with pytest.raises(ValueError, match='predict_feature_dim'):
-        HPMFeatureHead().loss(
+        HPMFeatureHead(num_masked=3).loss(
             torch.randn(1, 4, 8), torch.randn(1, 4), torch.randn(1, 4, 6),
-            torch.tensor([[1, 1, 0, 0]]).bool(), 2)
+            torch.tensor([[1, 1, 0, 0]]).bool())
 
 
 def test_ema_target_adds_no_teacher_forward(tmp_path, message_hub):
@@ -258,9 +261,9 @@ def test_ema_target_adds_no_teacher_forward(tmp_path, message_hub):
         seen = {}
         orig_loss = model.head.loss
 
-        def head_spy(pred, scores, target, mask, m):
+        def head_spy(pred, scores, target, mask):
             seen['target'] = target
-            return orig_loss(pred, scores, target, mask, m)
+            return orig_loss(pred, scores, target, mask)
 
         model.head.loss = head_spy
         model.loss(x, None)

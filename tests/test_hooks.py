@@ -11,7 +11,7 @@ from hpm_mm.engine.hooks import (CheckpointKeysHook, HPMTeacherHook,
                                  NonFiniteLossHook, RNGStateHook,
                                  get_rng_state, set_rng_state)
 
-from .conftest import build_tiny_hpm
+from .conftest import build_tiny_hpm, set_progress
 
 
 class Wrapped(torch.nn.Module):
@@ -60,11 +60,26 @@ def test_teacher_hook_updates_with_the_epoch_momentum(wrap):
     d = model.teacher.decay(50)  # 0.99945
     name = 'neck.decoder_pred.weight'
     assert torch.allclose(after[name], before[name] + (1 - d), atol=1e-7)
-    assert model.teacher.updates_in_process == 1
+    assert int(model.teacher.steps) == 1
     hook.after_train(runner)  # stops counting: a later step is not seen
     runner.optim_wrapper.optimizer.step()
     hook.after_train_iter(runner, 1)
-    assert model.teacher.updates_in_process == 1
+    assert int(model.teacher.steps) == 1
+
+
+@pytest.mark.parametrize('wrap', [False, True])
+def test_teacher_hook_sets_alpha_before_each_iteration(message_hub, wrap):
+    """alpha_t of the iteration's epoch, set before the step runs."""
+    model = build_tiny_hpm()  # the released easy-to-hard schedule
+    runner = teacher_runner(Wrapped(model) if wrap else model)
+    runner.message_hub = message_hub
+    hook = HPMTeacherHook()
+    for epoch, alpha, n_hard in ((0, 0.05, 0), (4, 0.25, 3), (9, 0.5, 6)):
+        set_progress(message_hub, epoch=epoch, max_epochs=10)
+        hook.before_train_iter(runner, 0)
+        assert model.masker.alpha_t.item() == pytest.approx(alpha)
+        assert int(model.masker.num_hard_t) == n_hard  # int(12 * alpha)
+        assert model.masker.mines == (n_hard > 0)
 
 
 def test_teacher_hook_waits_for_the_optimizer_step():
@@ -77,7 +92,7 @@ def test_teacher_hook_waits_for_the_optimizer_step():
     hook.after_train_iter(runner, 0)
     after = model.teacher.module.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert model.teacher.updates_in_process == 0
+    assert int(model.teacher.steps) == 0
 
 
 def test_teacher_hook_refuses_a_model_without_teacher():

@@ -19,9 +19,10 @@ from hpm_mm.evaluation import (build_encoder, build_split, extract_features,
                                knn_classify, labels_of, topk_neighbours)
 
 from .conftest import ROOT
+from hpm_mm.testing import write_imagenet
+
 from .downstream.helpers import (build_hpm, convert, load_tool,
-                                 released_checkpoint, save_hpm_checkpoint,
-                                 write_imagenet)
+                                 released_checkpoint, save_hpm_checkpoint)
 
 
 def _clusters(n_per_class, num_classes, dim, noise, seed):

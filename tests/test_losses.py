@@ -85,14 +85,14 @@ def test_bad_mode():
 def test_head_losses_and_rank_acc():
     torch.manual_seed(0)
     p, side = 4, 8  # 2x2 patches of 4 px
-    head = HPMHead(patch_size=p)
+    head = HPMHead(num_masked=3, patch_size=p)
     imgs = torch.randn(2, 3, side, side)
     target = head.patchify(imgs)  # (2, 4, 48)
     pred = torch.randn_like(target)
     mask = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 1]], dtype=torch.bool)
     per_patch = ((pred - target)**2).mean(-1)
     # scores that order the masked losses perfectly -> rank_acc 1
-    out = head.loss(pred, per_patch * 3.0, imgs, mask, 3)
+    out = head.loss(pred, per_patch * 3.0, imgs, mask)
     assert out['loss_rec'].item() == pytest.approx(
         per_patch[mask].mean().item(), rel=1e-6)
     assert out['rank_acc'].item() == 1.0
@@ -100,12 +100,12 @@ def test_head_losses_and_rank_acc():
         brute_relative(per_patch[mask].view(2, 3) * 3.0,
                        per_patch[mask].view(2, 3)), rel=1e-5)
     # reversed order -> rank_acc 0
-    out = head.loss(pred, -per_patch, imgs, mask, 3)
+    out = head.loss(pred, -per_patch, imgs, mask)
     assert out['rank_acc'].item() == 0.0
 
 
 def test_head_norm_pix_target():
-    head = HPMHead(patch_size=4, norm_pix=True)
+    head = HPMHead(num_masked=3, patch_size=4, norm_pix=True)
     imgs = torch.randn(1, 3, 8, 8)
     t = head.construct_target(imgs)
     raw = head.patchify(imgs)
@@ -120,10 +120,11 @@ def test_head_loss_rec_weight_and_channels():
     mask = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 1]], dtype=torch.bool)
     outs = {}
     for w in (0.0, 0.5, 1.0):
-        head = HPMHead(patch_size=4, in_channels=1, loss_rec_weight=w)
+        head = HPMHead(num_masked=3, patch_size=4, in_channels=1,
+                       loss_rec_weight=w)
         assert head.construct_target(imgs).shape == (2, 4, 16)
         pred = torch.zeros(2, 4, 16)
-        outs[w] = head.loss(pred, torch.randn(2, 4), imgs, mask, 3)
+        outs[w] = head.loss(pred, torch.randn(2, 4), imgs, mask)
     assert outs[0.0]['loss_rec'].item() == 0.0
     assert outs[0.5]['loss_rec'].item() == pytest.approx(
         0.5 * outs[1.0]['loss_rec'].item())
@@ -131,9 +132,9 @@ def test_head_loss_rec_weight_and_channels():
 
 def test_constant_predictor_ranks_nothing():
     """Equal scores order no pair: rank_acc 0, not 0.5 or 1."""
-    head = HPMHead(patch_size=4)
+    head = HPMHead(num_masked=3, patch_size=4)
     imgs = torch.randn(2, 3, 8, 8)
     mask = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 1]], dtype=torch.bool)
-    out = head.loss(torch.randn(2, 4, 48), torch.zeros(2, 4), imgs, mask, 3)
+    out = head.loss(torch.randn(2, 4, 48), torch.zeros(2, 4), imgs, mask)
     assert out['rank_acc'].item() == 0.0
     assert out['loss_pred'].item() == pytest.approx(-math.log(0.5 + 1e-6))

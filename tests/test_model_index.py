@@ -14,8 +14,10 @@ from modelindex.load_model_index import load
 from PIL import Image
 
 from hpm_mm.apis import MIM_ROOT, MODEL_INDEX
+from hpm_mm.testing import ARCH
+
 from .conftest import ROOT, TINY_ARCH
-from .downstream.helpers import ARCH, build_hpm, save_hpm_checkpoint
+from .downstream.helpers import build_hpm, save_hpm_checkpoint
 
 #: Configs without an entry: the CPU demo, the template for your own
 #: images, and the short aliases.

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from .conftest import (TINY_ARCH, TINY_IMG, TINY_PATCH, build_tiny_hpm,
-                       set_progress)
+                       set_progress, start_iteration)
 
 P = TINY_PATCH
 GRID = TINY_IMG // P  # patches per side
@@ -197,6 +197,7 @@ def perturbed_model(mode='relative', norm_pix=False):
 
 def run_both(model, message_hub, epoch, max_epochs=10, seed=3):
     set_progress(message_hub, epoch=epoch, max_epochs=max_epochs)
+    start_iteration(model, message_hub)
     x = torch.randn(3, 3, TINY_IMG, TINY_IMG, dtype=torch.float64,
                     generator=torch.Generator().manual_seed(2))
     seen = {}

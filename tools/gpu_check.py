@@ -1,9 +1,10 @@
-"""One-shot check of hpm_mm's GPU paths on one GPU (about 5-8 min on one
-H200; nothing to download, all data is generated).
+"""One-shot check of hpm_mm's GPU paths on one GPU (nothing to download,
+all data is generated).
 
 1. mmcv's CUDA ops: RoIAlign and NMS on the GPU equal their CPU results.
-2. tools/benchmark.py at ViT-B/16, batch 64, fp16 and bf16 autocast:
-   images/s, CUDA peak memory, HPM/MAE time ratio.
+2. HPM's and MAE's training step (``hpm_mm.profiling``, what
+   tools/benchmark.py prints) at ViT-B/16, batch 64, fp16 and bf16
+   autocast: images/s, CUDA peak memory, HPM/MAE time and FLOP ratios.
 3. 100 AMP (fp16) pre-training iterations of configs/pretrain/hpm_vit-b.py
    on generated images: every logged loss finite.
 4. 20 training iterations each of the Mask R-CNN and UperNet configs on
@@ -20,16 +21,18 @@ import argparse
 import math
 import os
 import os.path as osp
-import re
-import subprocess
-import sys
 import tempfile
 import time
+from contextlib import nullcontext
 
 import torch
 
+import hpm_mm  # noqa: F401
+from hpm_mm.profiling import measure_step_cost
+from hpm_mm.testing import (shrink_det, shrink_seg, write_ade20k, write_coco,
+                            write_imagenet)
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)  # tests.downstream.helpers: the data generators
 
 # dry run: tiny widths and images (the recipes are kept)
 TINY_ARCH = dict(
@@ -84,35 +87,25 @@ def check_ops(device: str) -> None:
 
 
 def check_benchmark(device: str, dry: bool) -> None:
-    size = ['--arch', 'deit-tiny', '--img-size', '32', '--batch', '2',
-            '--repeats', '1', '--warmup', '0', '--masker-batch', '8',
-            '--threads', '1'] \
-        if dry else ['--batch', '64', '--repeats', '5', '--warmup', '2']
-    batch = int(size[size.index('--batch') + 1])
+    """HPM and MAE steps at ViT-B/16, batch 64, fp16 and bf16 autocast."""
+    size = dict(arch='deit-tiny', img_size=32, batch=2, repeats=1,
+                warmup=0) if dry else dict(batch=64, repeats=5, warmup=2)
     # low-precision matmuls are slow on most CPUs: the dry run runs fp32
-    for dtype in ('fp32', ) if dry else ('fp16', 'bf16'):
-        amp = [] if dtype == 'fp32' else ['--amp', '--amp-dtype', dtype]
-        cmd = [sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'),
-               '--device', device] + amp + size
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode:
-            raise CheckFailed(f'benchmark --amp-dtype {dtype} failed: '
-                              f'{out.stderr.strip().splitlines()[-1]}')
-        steps = dict(re.findall(r'^(HPM|MAE): step\s+([\d.]+) ms',
-                                out.stdout, re.M))
-        peaks = dict(re.findall(r'^(HPM|MAE): .*CUDA peak\s+([\d.]+) MiB',
-                                out.stdout, re.M))
-        ratio = re.search(r'HPM/MAE time ratio ([\d.]+)', out.stdout)
-        if set(steps) != {'HPM', 'MAE'} or ratio is None:
-            raise CheckFailed(f'benchmark --amp-dtype {dtype}: unexpected '
-                              f'output:\n{out.stdout}')
-        line = f'{dtype}: '
+    for name in ('fp32', ) if dry else ('fp16', 'bf16'):
+        dtype = dict(fp16=torch.float16, bf16=torch.bfloat16).get(name)
+        autocast = nullcontext if dtype is None else (
+            lambda: torch.autocast(device, dtype=dtype))
+        cost = measure_step_cost(device=device, autocast=autocast, **size)
+        step, peak, flops = (cost['step_s'], cost['peak_bytes'],
+                             cost['flops'])
+        line = f'{name}: '
         for k in ('HPM', 'MAE'):
-            line += f'{k} {batch / float(steps[k]) * 1e3:7.1f} images/s'
-            if k in peaks:
-                line += f' (peak {float(peaks[k]) / 1024:.1f} GiB)'
+            line += f'{k} {size["batch"] / step[k]:7.1f} images/s'
+            if k in peak:
+                line += f' (peak {peak[k] / 2**30:.1f} GiB)'
             line += '  '
-        print(line + f'HPM/MAE time ratio {ratio.group(1)}', flush=True)
+        print(line + f'HPM/MAE time ratio {step["HPM"] / step["MAE"]:.3f} '
+              f'(FLOP ratio {flops["HPM"] / flops["MAE"]:.3f})', flush=True)
 
 
 def _finite_losses(runner, what: str) -> None:
@@ -143,8 +136,6 @@ def _runner(cfg, work_dir: str, dry: bool):
 
 def check_pretrain(work: str, dry: bool) -> None:
     from mmengine.config import Config
-
-    from tests.downstream.helpers import write_imagenet
     root = write_imagenet(osp.join(work, 'imagenet'), per_class=2 if dry
                           else 128, num_classes=2)
     cfg = Config.fromfile(
@@ -183,8 +174,11 @@ def _train_only(cfg) -> None:
 
 
 def check_downstream(work: str, dry: bool) -> None:
-    from tests.downstream.helpers import (config, shrink_det, shrink_seg,
-                                          write_ade20k, write_coco)
+    from mmengine.config import Config
+
+    def config(rel_path: str) -> Config:
+        return Config.fromfile(osp.join(ROOT, rel_path))
+
     iters = 2 if dry else 20
     coco = write_coco(osp.join(work, 'coco'), n_train=4, n_val=2)
     cfg = config('configs/det/hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco'

@@ -8,16 +8,11 @@
 #   python tools/convert_checkpoint.py ViT-B-16.pt \
 #       checkpoints/clip_vit-base-p16.pth --to clip-target
 # or elsewhere: --cfg-options model.target_generator.checkpoint=PATH
-_base_ = ['./hpm_vit-b.py']
+_base_ = ['./hpm_vit-b.py', './_base_/hpm_feature_head.py']
 
 model = dict(
     target_generator=dict(
         type='CLIPFeatureTarget',
         checkpoint='checkpoints/clip_vit-base-p16.pth'),
     neck=dict(predict_feature_dim=512),
-    head=dict(
-        _delete_=True,
-        type='HPMFeatureHead',
-        loss_rec_weight=1.0,
-        loss_pred=dict(
-            type='LossPredictionLoss', mode='relative', loss_weight=1.0)))
+    head={{_base_.feature_head}})

@@ -6,16 +6,11 @@
 # released (`dino_vitbase16_pretrain.pth`, timm names, read as they are) or
 # an mmpretrain ViT-B/16 checkpoint; not downloadable here. Elsewhere:
 #   --cfg-options model.target_generator.checkpoint=PATH
-_base_ = ['./hpm_vit-b.py']
+_base_ = ['./hpm_vit-b.py', './_base_/hpm_feature_head.py']
 
 model = dict(
     target_generator=dict(
         type='DINOFeatureTarget',
         checkpoint='checkpoints/dino_vit-base-p16.pth'),
     neck=dict(predict_feature_dim=768),
-    head=dict(
-        _delete_=True,
-        type='HPMFeatureHead',
-        loss_rec_weight=1.0,
-        loss_pred=dict(
-            type='LossPredictionLoss', mode='relative', loss_weight=1.0)))
+    head={{_base_.feature_head}})

@@ -7,8 +7,8 @@
   the mask HPM would draw and the student's reconstruction for given
   images.
 """
-from .hard_patch_inferencer import (HardPatchInferencer, HardPatchResult,
-                                    resize_center_crop)
+from ..structures import HardPatchResult
+from .hard_patch_inferencer import HardPatchInferencer, resize_center_crop
 from .model_index import MIM_ROOT, MODEL_INDEX, register_hpm_models
 
 __all__ = [

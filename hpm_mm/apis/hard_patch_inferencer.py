@@ -1,6 +1,5 @@
 """HardPatchInferencer: what HPM mines on given images."""
 import os.path as osp
-from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -15,33 +14,10 @@ from PIL import Image
 from hpm_mm.converters import load_model_weights
 from hpm_mm.datasets import read_image
 from hpm_mm.models import HPM
+from hpm_mm.models.maskers import top_ranked
+from hpm_mm.structures import HardPatchResult
 
 InputType = Union[str, np.ndarray]
-
-
-@dataclass
-class HardPatchResult:
-    """What HPM does with one image.
-
-    Attributes:
-        image (np.ndarray): The model's input: RGB uint8 (H, W, 3), the
-            image resized (short side) and centre-cropped to the model's
-            size.
-        scores (np.ndarray): The teacher's predicted loss of each patch,
-            float (H/p, W/p).
-        hard (np.ndarray): Hard-mined patches (the ``n_hard`` top-scored),
-            bool (H/p, W/p).
-        masked (np.ndarray): All masked patches, hard and random, bool
-            (H/p, W/p); ``masked & ~hard`` is the random part.
-        recon (np.ndarray, optional): The student's reconstruction of the
-            masked patches pasted into the visible input, RGB uint8
-            (H, W, 3); None if not asked for.
-    """
-    image: np.ndarray
-    scores: np.ndarray
-    hard: np.ndarray
-    masked: np.ndarray
-    recon: Optional[np.ndarray] = None
 
 
 def resize_center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -214,16 +190,15 @@ class HardPatchInferencer(BaseInferencer):
         x = model.data_preprocessor(
             dict(inputs=batch, data_samples=None), False)['inputs']
         B = x.shape[0]
-        L, M = model.backbone.num_patches, model.backbone.num_masked
         grid = model.backbone.patch_resolution
-        scores = model.teacher_scores(x)
-        n_hard = model.masker.num_hard(M, alpha)
-        mask = model.masker(scores, M, n_hard, B, L, device=x.device)
-        hard = torch.zeros_like(mask)
-        if n_hard:  # the patches the masker mined ('hard' or 'easy')
-            mined = torch.topk(scores, n_hard, dim=1,
-                               largest=model.masker.mine == 'hard').indices
-            hard.scatter_(1, mined, True)
+        scores, _ = model.teacher_forward(x, with_scores=True,
+                                          with_tokens=False)
+        masker = model.masker
+        masker.set_alpha(alpha)
+        mask = masker(scores, B, x.device)
+        # the patches the masker mined ('hard' or 'easy')
+        hard = top_ranked(scores, masker.num_hard(alpha),
+                          masker.mine == 'hard')
         recon = self._reconstruct(x, mask) if return_recon else [None] * B
         return [
             HardPatchResult(

@@ -1,7 +1,7 @@
 """What the command-line tools share: config loading, pre-flight checks,
 resume selection, train-config set-up and one-line error reporting."""
 from .args import exit_on_input_error
-from .config_checks import (DatasetError, check_checkpoint_paths,
+from .config_checks import (ConfigError, DatasetError, check_checkpoint_paths,
                             check_dataset_paths, check_datasets_not_empty,
                             check_inputs)
 from .resume import find_resume_checkpoint
@@ -9,8 +9,9 @@ from .train_cfg import (close_distributed, setup_cpu_distributed,
                         setup_train_cfg)
 
 __all__ = [
-    'DatasetError', 'check_checkpoint_paths', 'check_dataset_paths',
-    'check_datasets_not_empty', 'check_inputs', 'close_distributed',
+    'ConfigError', 'DatasetError', 'check_checkpoint_paths',
+    'check_dataset_paths', 'check_datasets_not_empty', 'check_inputs',
+    'close_distributed',
     'exit_on_input_error', 'find_resume_checkpoint', 'setup_cpu_distributed',
     'setup_train_cfg'
 ]

@@ -7,7 +7,7 @@ from typing import Iterator, List, Optional, Tuple, Type
 from mmengine.config import DictAction
 
 from ..converters import CheckpointError
-from .config_checks import DatasetError
+from .config_checks import ConfigError, DatasetError
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +41,8 @@ def parse_common_args(parser: argparse.ArgumentParser,
 
 #: Errors of the user's inputs (files, config entries), raised with a
 #: one-line message that names the path.
-INPUT_ERRORS = (CheckpointError, DatasetError, FileNotFoundError)
+INPUT_ERRORS = (CheckpointError, ConfigError, DatasetError,
+                FileNotFoundError)
 
 
 @contextmanager

@@ -22,6 +22,10 @@ class DatasetError(ValueError):
     """A dataset that holds no usable sample; the message names the file."""
 
 
+class ConfigError(ValueError):
+    """A config entry that cannot work; the message names the key."""
+
+
 def _datasets(cfg: dict) -> Iterator[dict]:
     """Yield every dataset config, unwrapping Concat/Repeat-style wrappers."""
     if not isinstance(cfg, dict):
@@ -221,6 +225,28 @@ def check_datasets_not_empty(cfg: Config,
             _check_listing(f'{loader}.dataset', ds)
 
 
+def check_hpm_hooks(cfg: Config) -> None:
+    """Raise :class:`ConfigError` when HPM would train without its hook.
+
+    :class:`HPMTeacherHook` sets the masker's ``alpha_t`` before every
+    iteration and updates the teacher after every optimizer step; without
+    it HPM stops at its first step (or, with a constant ``alpha_t``, would
+    train against a teacher that never moves).
+
+    Args:
+        cfg (Config): A training config.
+    """
+    model = cfg.get('model') or {}
+    if model.get('type') not in ('HPM', 'mmpretrain.HPM'):
+        return
+    hooks = [h.get('type') for h in cfg.get('custom_hooks') or []
+             if isinstance(h, dict)]
+    if not any(str(t).split('.')[-1] == 'HPMTeacherHook' for t in hooks):
+        raise ConfigError(
+            "custom_hooks has no dict(type='HPMTeacherHook'): HPM needs it "
+            "to set alpha_t and to update the teacher every step")
+
+
 def check_inputs(cfg: Config,
                  loaders: Sequence[str] = _LOADERS,
                  init_cfg: bool = True) -> None:
@@ -232,9 +258,11 @@ def check_inputs(cfg: Config,
         init_cfg (bool): Check the ``init_cfg`` checkpoints (training).
 
     Raises:
-        FileNotFoundError, DatasetError, CheckpointError: With a one-line
-            message naming the config entry and the path.
+        FileNotFoundError, DatasetError, CheckpointError, ConfigError: With
+            a one-line message naming the config entry (and the path).
     """
+    if 'train_dataloader' in loaders:
+        check_hpm_hooks(cfg)
     check_checkpoint_paths(cfg, init_cfg)
     check_dataset_paths(cfg, loaders)
     check_datasets_not_empty(cfg, loaders)

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hpm_mm.apis import HardPatchResult
+from hpm_mm.structures import HardPatchResult
 
 
 def _mask_overlay(r: HardPatchResult) -> np.ndarray:

@@ -238,7 +238,7 @@ def test_mae_baseline_checkpoint_gives_its_encoder(tmp_path):
     too; they have no teacher."""
     from mmpretrain.registry import MODELS
 
-    from .helpers import ARCH, GRID, IMG, PATCH
+    from hpm_mm.testing import ARCH, GRID, IMG, PATCH
     mae = MODELS.build(
         dict(
             type='MAE',

@@ -14,8 +14,9 @@ from mmpretrain.registry import MODELS as CLS_MODELS
 from mmseg.registry import MODELS as SEG_MODELS
 
 from hpm_mm.converters import load_checkpoint
+from hpm_mm.testing import shrink_cls, shrink_det, shrink_seg
 
-from .helpers import ROOT, config, shrink_cls, shrink_det, shrink_seg
+from .helpers import ROOT, config
 
 CONFIGS = sorted(
     osp.relpath(p, ROOT)

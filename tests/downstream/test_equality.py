@@ -15,7 +15,9 @@ from mmdet.registry import MODELS as DET_MODELS
 from mmpretrain.registry import MODELS as CLS_MODELS
 from mmseg.registry import MODELS as SEG_MODELS
 
-from .helpers import ARCH, GRID, IMG, PATCH, convert
+from hpm_mm.testing import ARCH, GRID, IMG, PATCH
+
+from .helpers import convert
 
 ATOL = 1e-5
 

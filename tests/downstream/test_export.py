@@ -5,7 +5,9 @@ import timm
 import torch
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 
-from .helpers import ARCH, IMG, PATCH, convert, load_tool
+from hpm_mm.testing import ARCH, IMG, PATCH
+
+from .helpers import convert, load_tool
 
 
 def _timm_tiny() -> TimmViT:

@@ -12,9 +12,10 @@ import torch
 from mmengine.runner import Runner
 
 from hpm_mm.cli import setup_train_cfg
+from hpm_mm.testing import (no_workers, shrink_cls, shrink_det, shrink_seg,
+                            write_ade20k, write_coco, write_imagenet)
 
-from .helpers import (config, convert, no_workers, shrink_cls, shrink_det,
-                      shrink_seg, write_ade20k, write_coco, write_imagenet)
+from .helpers import config, convert
 
 
 def _run(cfg, work_dir: str) -> tuple:

@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
+from hpm_mm.testing import (no_workers, shrink_cls, shrink_det, shrink_seg,
+                            write_ade20k, write_coco, write_imagenet)
+
 from ..conftest import ROOT
-from .helpers import (config, convert, load_tool, no_workers, shrink_cls,
-                      shrink_det, shrink_seg, write_ade20k, write_coco,
-                      write_imagenet)
+from .helpers import config, convert, load_tool
 
 CLS = 'configs/cls/hpm_vit-base-p16_8xb48-coslr-100e_in1k.py'
 DET = 'configs/det/hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py'

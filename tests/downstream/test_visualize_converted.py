@@ -5,7 +5,9 @@ import os.path as osp
 import subprocess
 import sys
 
-from .helpers import ROOT, convert, hpm_cfg, write_imagenet
+from hpm_mm.testing import write_imagenet
+
+from .helpers import ROOT, convert, hpm_cfg
 
 
 def test_visualize_released_checkpoint(released_ckpt, tmp_path):

@@ -1,4 +1,4 @@
-"""Update the HPM teacher after every optimizer step."""
+"""HPM's per-iteration schedule: the masker's alpha_t and the teacher."""
 from typing import Optional
 
 from mmengine.hooks import Hook
@@ -8,11 +8,15 @@ from mmpretrain.registry import HOOKS
 
 @HOOKS.register_module()
 class HPMTeacherHook(Hook):
-    """EMA-update ``model.teacher`` from the student after each optimizer step.
+    """Set ``alpha_t`` before each iteration; update the teacher after it.
 
-    The teacher follows the optimizer's real steps, counted by a step
-    post-hook on the optimizer: iterations that only accumulate gradients
-    (gradient accumulation) and fp16 steps that the loss scaler skips
+    Before every training iteration the masker's mined fraction is advanced
+    to the current epoch (or iteration), outside the model's step
+    (:meth:`HardPatchMasker.update_alpha`). After every optimizer step the
+    teacher is EMA-updated from the student. The teacher follows the
+    optimizer's real steps, counted by a step post-hook on the optimizer:
+    iterations that only accumulate gradients (gradient accumulation) and
+    fp16 steps that the loss scaler skips
     because of inf/NaN gradients leave the teacher unchanged, so the
     teacher never averages towards a student that did not move. The
     momentum schedule uses the current (0-based) epoch.
@@ -27,8 +31,8 @@ class HPMTeacherHook(Hook):
     def before_train(self, runner) -> None:
         """Check the model and start counting the optimizer's steps."""
         model = self._model(runner)
-        if not hasattr(model, 'teacher') or not hasattr(
-                model, 'student_modules'):
+        if not all(hasattr(model, a)
+                   for a in ('teacher', 'masker', 'student_modules')):
             raise TypeError('HPMTeacherHook: the model has no HPM teacher '
                             f'({type(model).__name__})')
         optimizer = getattr(runner.optim_wrapper, 'optimizer', None)
@@ -42,6 +46,13 @@ class HPMTeacherHook(Hook):
 
     def _count_step(self, optimizer, args, kwargs) -> None:
         self._steps += 1
+
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
+                          data_batch: Optional[dict] = None) -> None:
+        """Advance the masker's alpha_t to this iteration's progress."""
+        self._model(runner).masker.update_alpha(runner.message_hub)
 
     def after_train_iter(self,
                          runner,

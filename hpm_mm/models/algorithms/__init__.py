@@ -1,3 +1,3 @@
-from .hpm import HPM, LOSS_PHASES
+from .hpm import HPM
 
-__all__ = ['HPM', 'LOSS_PHASES']
+__all__ = ['HPM']

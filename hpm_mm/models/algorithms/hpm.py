@@ -7,14 +7,8 @@ from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
-from torch.profiler import record_function
 
 from ..heads import HPMFeatureHead
-
-#: ``torch.profiler.record_function`` ranges of one :meth:`HPM.loss` call,
-#: in order; ``tools/benchmark.py`` reads its time split from them.
-LOSS_PHASES = ('hpm.teacher', 'hpm.masker', 'hpm.student', 'hpm.head')
-
 from ..utils import float_drop_path_probs
 
 
@@ -41,10 +35,13 @@ class HPM(BaseSelfSupervisor):
 
     One training step (:meth:`loss`): the teacher (an EMA of the student)
     scores every patch of the unmasked image; the masker masks the hardest
-    ``n_hard`` of them plus random ones; the student encodes the visible
-    patches and its decoder both reconstructs the pixels and predicts the
-    per-patch reconstruction loss. The teacher is updated after every
-    optimizer step by :class:`HPMTeacherHook`.
+    ``n_hard = int(alpha_t * M)`` of them plus random ones; the student
+    encodes the visible patches and its decoder both reconstructs the pixels
+    and predicts the per-patch reconstruction loss. :class:`HPMTeacherHook`
+    (required in ``custom_hooks``) sets ``alpha_t`` before every iteration
+    and updates the teacher after every optimizer step. Backbone, masker
+    and head share one patch grid: HPM gives the masker L and M and the
+    head M from the backbone.
 
     With a ``target_generator`` (the authors' ``--learn_feature_loss``) the
     decoder reconstructs the generator's per-patch features instead of
@@ -82,15 +79,15 @@ class HPM(BaseSelfSupervisor):
                  teacher_dtype: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        if neck is None or head is None:
+            raise ValueError('HPM: neck and head are required')
         super().__init__(
             backbone=backbone,
             neck=neck,
-            head=head,
+            head=None,
             target_generator=target_generator,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
-        if neck is None or head is None:
-            raise ValueError('HPM: neck and head are required')
         if self.neck.num_patches != self.backbone.num_patches:
             raise ValueError(
                 f'HPM: neck.num_patches {self.neck.num_patches} != backbone '
@@ -100,12 +97,15 @@ class HPM(BaseSelfSupervisor):
             raise ValueError("HPM: teacher_dtype must be None, 'bf16' or "
                              f"'fp16', got {teacher_dtype!r}")
         self.teacher_dtype = dtypes[teacher_dtype]
+        # The patch grid and M are the backbone's; head and masker follow.
+        L, M = self.backbone.num_patches, self.backbone.num_masked
+        self.head = MODELS.build(dict(head, num_masked=M))
         self._check_target()
-        self.masker = MODELS.build(masker)
+        self.masker = MODELS.build(
+            dict(masker, num_patches=L, num_masked=M))
         float_drop_path_probs(self)  # before the teacher copies them
         self.teacher = MODELS.build(
             dict(teacher, model=self.student_modules()))
-        self._train_steps_in_process = 0
 
     def _check_target(self) -> None:
         """Head, decoder width and patch grid must fit the target."""
@@ -174,24 +174,34 @@ class HPM(BaseSelfSupervisor):
     def teacher_forward(
             self,
             inputs: Tensor,
-            with_scores: bool = True,
-            with_tokens: bool = False
+            with_scores: Optional[bool] = None,
+            with_tokens: Optional[bool] = None
     ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         """One teacher pass on the unmasked image.
 
         Runs the teacher's encoder on all L patches and, for the scores,
-        only its loss-predictor branch (never the reconstructor).
+        only its loss-predictor branch (never the reconstructor). By default
+        it computes what the step needs: the scores while the masker mines
+        patches, the tokens for a target taken from the teacher; nothing at
+        all (no pass) when neither is needed.
 
         Args:
             inputs (Tensor): Images (B, 3, H, W).
-            with_scores (bool): Return the predicted losses.
-            with_tokens (bool): Return the encoder tokens.
+            with_scores (bool, optional): Return the predicted losses.
+            with_tokens (bool, optional): Return the encoder tokens.
 
         Returns:
             tuple[Tensor | None, Tensor | None]: Scores (B, L) in fp32 and
             encoder tokens (B, 1 + L, C), cls first; None where not asked
             for. No gradient.
         """
+        if with_scores is None:
+            with_scores = self.masker.mines
+        if with_tokens is None:
+            with_tokens = self.with_target_generator and \
+                self.target_generator.from_teacher
+        if not (with_scores or with_tokens):
+            return None, None
         net = self.teacher.module
         cast = torch.autocast(inputs.device.type, dtype=self.teacher_dtype) \
             if self.teacher_dtype is not None else nullcontext()
@@ -202,41 +212,9 @@ class HPM(BaseSelfSupervisor):
                 scores = net.neck.predict_loss(net.neck.embed(tokens)).float()
         return scores, tokens if with_tokens else None
 
-    def teacher_scores(self, inputs: Tensor) -> Tensor:
-        """Teacher's predicted loss of every patch of the unmasked image.
-
-        Args:
-            inputs (Tensor): Images (B, 3, H, W).
-
-        Returns:
-            Tensor: Scores (B, L), no gradient.
-        """
-        return self.teacher_forward(inputs)[0]
-
-    #: Steps after which a teacher that was never updated is an error.
-    TEACHER_CHECK_STEPS = 200
-
-    @torch.compiler.disable
-    def _check_teacher_updates(self) -> None:
-        """Fail if training runs without :class:`HPMTeacherHook`.
-
-        Not traced by ``torch.compile``: the step counter is a Python int
-        that would otherwise recompile :meth:`loss` at every step.
-        """
-        self._train_steps_in_process += 1
-        if (self._train_steps_in_process > self.TEACHER_CHECK_STEPS
-                and self.teacher.updates_in_process == 0):
-            raise RuntimeError(
-                f'HPM: {self.TEACHER_CHECK_STEPS} training steps and the '
-                "teacher was never updated; add dict(type='HPMTeacherHook') "
-                'to custom_hooks')
-
     def loss(self, inputs: Tensor, data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:
         """One HPM step.
-
-        Its phases run in ``torch.profiler.record_function`` ranges named in
-        :data:`LOSS_PHASES` (next to free when no profiler is running).
 
         Args:
             inputs (Tensor): Normalised images (B, 3, H, W).
@@ -246,29 +224,20 @@ class HPM(BaseSelfSupervisor):
             dict[str, Tensor]: ``loss_rec``, ``loss_pred`` (optimised),
             ``rank_acc`` and ``alpha`` (logged).
         """
-        if isinstance(inputs, (list, tuple)):
-            inputs = inputs[0]
-        self._check_teacher_updates()
-        B = inputs.shape[0]
-        L, M = self.backbone.num_patches, self.backbone.num_masked
-        alpha = self.masker.alpha
-        n_hard = self.masker.num_hard(M, alpha)
-        gen = self.target_generator if self.with_target_generator else None
-        with_tokens = gen is not None and gen.from_teacher
-        scores = tokens = None
-        with record_function('hpm.teacher'):
-            if n_hard > 0 or with_tokens:
-                scores, tokens = self.teacher_forward(inputs, n_hard > 0,
-                                                      with_tokens)
-        with record_function('hpm.masker'):
-            mask = self.masker(scores, M, n_hard, B, L, device=inputs.device)
-
-        with record_function('hpm.student'):
-            latent, mask, ids_restore = self.backbone(inputs, mask)
-            pred, pred_scores = self.neck(latent, ids_restore)
-        with record_function('hpm.head'):  # the target, then the losses
-            target = inputs if gen is None else gen(inputs, tokens)
-            losses = self.head.loss(pred, pred_scores, target, mask, M)
-        # a fill kernel, not a host-to-device copy (no sync on CUDA)
-        losses['alpha'] = inputs.new_full((), alpha)
+        # The teacher predicts every patch's reconstruction loss (B, L) on
+        # the full image; it does not run while alpha_t * M < 1.
+        scores, tokens = self.teacher_forward(inputs)
+        # Mask the int(alpha_t * M) highest-scored patches, the rest of the
+        # M at random.
+        mask = self.masker(scores, inputs.shape[0], inputs.device)
+        # The student encodes the visible patches; its decoder reconstructs
+        # every patch and predicts every patch's loss.
+        latent, mask, ids_restore = self.backbone(inputs, mask)
+        pred, pred_scores = self.neck(latent, ids_restore)
+        # Reconstruction loss of the masked patches, and the predictor
+        # trained on those losses.
+        target = self.target_generator(inputs, tokens) \
+            if self.with_target_generator else inputs
+        losses = self.head.loss(pred, pred_scores, target, mask)
+        losses['alpha'] = self.masker.alpha_t.clone()
         return losses

@@ -20,6 +20,8 @@ class HPMFeatureHead(LossPredictionMixin, BaseModule):
     loss predictor learns ``l`` exactly as it learns pixel losses.
 
     Args:
+        num_masked (int): Masked patches per image, M (HPM sets it from its
+            backbone).
         loss_pred (dict): Config of the loss-prediction loss. Defaults to
             :class:`LossPredictionLoss` (relative).
         loss_rec_weight (float): Weight of the reconstruction loss.
@@ -28,23 +30,23 @@ class HPMFeatureHead(LossPredictionMixin, BaseModule):
     """
 
     def __init__(self,
+                 num_masked: int,
                  loss_pred: dict = dict(type='LossPredictionLoss'),
                  loss_rec_weight: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self._build_loss_pred(loss_pred, loss_rec_weight)
+        self._build_loss_pred(loss_pred, loss_rec_weight, num_masked)
 
     def loss(self, pred: Tensor, scores: Tensor, target: Tensor,
-             mask: Tensor, num_masked: int) -> Dict[str, Tensor]:
+             mask: Tensor) -> Dict[str, Tensor]:
         """Compute the losses and the predictor's ranking accuracy.
 
         Args:
             pred (Tensor): Predicted features (B, L, C).
             scores (Tensor): Predicted-loss scores (B, L).
             target (Tensor): Target features of every patch (B, L, C).
-            mask (Tensor): Boolean mask (B, L), True = masked, exactly
-                ``num_masked`` per image.
-            num_masked (int): Masked patches per image, M.
+            mask (Tensor): Boolean mask (B, L), True = masked, exactly M per
+                image.
 
         Returns:
             dict[str, Tensor]: ``loss_rec``, ``loss_pred`` and ``rank_acc``,
@@ -58,5 +60,4 @@ class HPMFeatureHead(LossPredictionMixin, BaseModule):
         diff = F.normalize(pred.float(), dim=-1) - F.normalize(
             target.float(), dim=-1)
         per_patch = diff.pow(2).sum(dim=-1)
-        return self.losses_from_per_patch(per_patch, scores, mask,
-                                          num_masked)
+        return self.losses_from_per_patch(per_patch, scores, mask)

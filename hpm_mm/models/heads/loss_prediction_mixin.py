@@ -18,18 +18,18 @@ class LossPredictionMixin:
     pairwise ranking accuracy.
     """
 
-    def _build_loss_pred(self, loss_pred: dict,
-                         loss_rec_weight: float) -> None:
-        """Build ``self.loss_pred`` and check ``loss_rec_weight``."""
+    def _build_loss_pred(self, loss_pred: dict, loss_rec_weight: float,
+                         num_masked: int) -> None:
+        """Build ``self.loss_pred``; check ``loss_rec_weight``."""
         if not float(loss_rec_weight) >= 0:
             raise ValueError(f'{type(self).__name__}: loss_rec_weight must '
                              f'be >= 0, got {loss_rec_weight}')
         self.loss_pred = MODELS.build(loss_pred)
         self.loss_rec_weight = float(loss_rec_weight)
+        self.num_masked = int(num_masked)
 
     def losses_from_per_patch(self, per_patch: Tensor, scores: Tensor,
-                              mask: Tensor,
-                              num_masked: int) -> Dict[str, Tensor]:
+                              mask: Tensor) -> Dict[str, Tensor]:
         """Reconstruction, loss-prediction loss and ranking accuracy.
 
         Args:
@@ -37,7 +37,6 @@ class LossPredictionMixin:
             scores (Tensor): Predicted-loss scores (B, L).
             mask (Tensor): Boolean mask (B, L), True = masked, exactly
                 ``num_masked`` per image.
-            num_masked (int): Masked patches per image, M.
 
         Returns:
             dict[str, Tensor]: ``loss_rec`` (mean of ``per_patch`` over the
@@ -52,7 +51,7 @@ class LossPredictionMixin:
         # Masked patches of each image, sync-free since every row has M.
         ids = torch.argsort(
             mask.to(torch.uint8), dim=1, descending=True,
-            stable=True)[:, :num_masked]
+            stable=True)[:, :self.num_masked]
         s_m = torch.gather(scores, 1, ids)
         l_m = torch.gather(per_patch, 1, ids).detach()
         loss_pred = self.loss_pred(s_m, l_m)

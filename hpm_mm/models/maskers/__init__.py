@@ -1,3 +1,3 @@
-from .hard_patch_masker import HardPatchMasker
+from .hard_patch_masker import HardPatchMasker, mask_patches, top_ranked
 
-__all__ = ['HardPatchMasker']
+__all__ = ['HardPatchMasker', 'mask_patches', 'top_ranked']

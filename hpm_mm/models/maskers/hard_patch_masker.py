@@ -1,11 +1,51 @@
 """Masking driven by predicted reconstruction losses (easy-to-hard)."""
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from torch import Tensor
+
+
+def top_ranked(scores: Tensor, num: Union[int, Tensor],
+               largest: bool = True) -> Tensor:
+    """Flag each row's ``num`` highest (or lowest) scores.
+
+    A rank comparison rather than ``topk``: ``num`` may be a 0-d tensor, so a
+    compiled graph does not depend on its value.
+
+    Args:
+        scores (Tensor): Scores (B, L).
+        num (int | Tensor): How many to flag per row, 0 <= num <= L.
+        largest (bool): Flag the highest scores (else the lowest).
+
+    Returns:
+        Tensor: Boolean (B, L), exactly ``num`` True per row.
+    """
+    rank = scores.argsort(dim=1, descending=largest).argsort(dim=1)
+    return rank < num
+
+
+def mask_patches(noise: Tensor, num_masked: int,
+                 first: Optional[Tensor] = None) -> Tensor:
+    """MAE's random masking: the ``num_masked`` largest noise values.
+
+    Args:
+        noise (Tensor): Uniform noise in [0, 1), (B, L).
+        num_masked (int): Masked patches per row, M.
+        first (Tensor, optional): Boolean (B, L), at most M True per row:
+            patches masked before any random one.
+
+    Returns:
+        Tensor: Boolean mask (B, L), True = masked, exactly M per row.
+    """
+    if first is not None:
+        noise = noise.masked_fill(first, 2.0)  # above any uniform draw
+    L = noise.shape[1]
+    ids_masked = noise.argsort(dim=1)[:, L - num_masked:]
+    return torch.zeros_like(noise, dtype=torch.bool).scatter_(
+        1, ids_masked, True)
 
 
 @MODELS.register_module()
@@ -15,22 +55,33 @@ class HardPatchMasker(BaseModule):
     With ``alpha_t`` the mined fraction, ``n_hard = int(M * alpha_t)`` of the
     M masked patches of each image are its ``n_hard`` highest-scored patches
     (``mine='hard'``, the paper's method; ``mine='easy'`` takes the
-    lowest-scored ones, an ablation) and the other ``M - n_hard`` are drawn
-    uniformly without replacement from the rest; ``n_hard <= 0`` gives MAE's
-    uniform mask (same random draw as MAE's ``random_masking``). Vectorised
-    over the batch, no host sync.
+    lowest-scored ones) and the other ``M - n_hard`` are drawn uniformly
+    without replacement from the rest; ``n_hard = 0`` gives MAE's uniform
+    mask (the same random draw as MAE's ``random_masking``). Vectorised over
+    the batch, no host sync.
 
     ``alpha_t`` follows the released easy-to-hard schedule (``ramp='up'``)
     ``alpha_max * (t + 1) / T`` with t the epoch counted from 0 and T the
     number of epochs (``schedule='epoch'``), or the iteration and the number
-    of iterations (``schedule='iter'``), both read from mmengine's
-    :class:`MessageHub`. Ablations: ``ramp='down'`` is hard-to-easy,
-    ``alpha_max * (T - t) / T`` (the same values in reverse order);
-    ``ramp='none'`` keeps ``alpha_max`` from the first step on (hardest from
-    the start). ``fixed_alpha`` overrides any schedule (``fixed_alpha=0``:
-    random masks, the loss predictor still trained).
+    of iterations (``schedule='iter'``). Other settings: ``ramp='down'`` is
+    hard-to-easy, ``alpha_max * (T - t) / T`` (the same values in reverse
+    order); ``ramp='none'`` keeps ``alpha_max`` from the first step on
+    (hardest from the start). ``fixed_alpha`` overrides any schedule
+    (``fixed_alpha=0``: random masks, the loss predictor still trained).
+
+    The schedule is advanced outside the model's step, by
+    :meth:`update_alpha` (:class:`HPMTeacherHook` calls it before every
+    training iteration; until then the masker refuses to draw, so training
+    without the hook fails at its first step), and the step itself holds
+    no Python state that changes with t: ``alpha_t`` and ``n_hard`` are 0-d
+    buffers, and only :attr:`mines` (whether ``n_hard > 0``) is a Python
+    bool, so a compiled step is traced once per value of :attr:`mines`.
 
     Args:
+        num_patches (int): Patches per image, L (HPM sets it from its
+            backbone).
+        num_masked (int): Masked patches per image, M (HPM sets it from its
+            backbone's mask ratio).
         alpha_max (float): Largest mined fraction. Defaults to 0.5.
         schedule (str): 'epoch' or 'iter': the unit of t and T. Defaults to
             'epoch'.
@@ -46,6 +97,8 @@ class HardPatchMasker(BaseModule):
     RAMPS = ('up', 'down', 'none')
 
     def __init__(self,
+                 num_patches: int,
+                 num_masked: int,
                  alpha_max: float = 0.5,
                  schedule: str = 'epoch',
                  fixed_alpha: Optional[float] = None,
@@ -66,83 +119,98 @@ class HardPatchMasker(BaseModule):
             if val is not None and not 0.0 <= float(val) <= 1.0:
                 raise ValueError(
                     f'HardPatchMasker: {name} must be in [0, 1], got {val}')
+        if not 0 < num_masked < num_patches:
+            raise ValueError(f'HardPatchMasker: num_masked must be in (0, '
+                             f'{num_patches}), got {num_masked}')
+        self.num_patches = int(num_patches)
+        self.num_masked = int(num_masked)
         self.alpha_max = float(alpha_max)
         self.schedule = schedule
         self.fixed_alpha = fixed_alpha
         self.mine = mine
         self.ramp = ramp
+        self.register_buffer('alpha_t', torch.zeros(()), persistent=False)
+        self.register_buffer(
+            'num_hard_t', torch.zeros((), dtype=torch.long), persistent=False)
+        self._mines: Optional[bool] = None  # unknown until alpha_t is set
 
-    @property
-    def alpha(self) -> float:
-        """Current hard fraction alpha_t (a Python float)."""
+    def alpha_at(self, t: int, total: int) -> float:
+        """The mined fraction at step ``t`` (0-based) of ``total``."""
         if self.fixed_alpha is not None:
             return float(self.fixed_alpha)
         if self.ramp == 'none':
             return self.alpha_max
-        hub = MessageHub.get_current_instance()
+        if self.ramp == 'down':
+            return self.alpha_max * max(0.0, (total - t) / total)
+        return self.alpha_max * min(1.0, (t + 1) / total)
+
+    def num_hard(self, alpha: float) -> int:
+        """Mined patches per image at ``alpha``: ``int(M * alpha)``."""
+        return int(self.num_masked * alpha)
+
+    def set_alpha(self, alpha: float) -> None:
+        """Use the mined fraction ``alpha`` from the next mask on."""
+        n_hard = self.num_hard(alpha)
+        self.alpha_t.fill_(alpha)
+        self.num_hard_t.fill_(n_hard)
+        self._mines = n_hard > 0
+
+    def update_alpha(self, message_hub: Optional[MessageHub] = None) -> None:
+        """Advance the schedule to the training progress of ``message_hub``.
+
+        Args:
+            message_hub (MessageHub, optional): Defaults to the current
+                instance (the Runner's).
+        """
+        if self.fixed_alpha is not None or self.ramp == 'none':
+            self.set_alpha(self.alpha_at(0, 1))  # constant: no progress read
+            return
+        hub = message_hub or MessageHub.get_current_instance()
         step, total = (('epoch', 'max_epochs') if self.schedule == 'epoch'
                        else ('iter', 'max_iters'))
-        cur, end = hub.get_info(step), hub.get_info(total)
-        if cur is None or not end:
+        t, end = hub.get_info(step), hub.get_info(total)
+        if t is None or not end:
             raise RuntimeError(
                 f"HardPatchMasker: no '{step}'/'{total}' in MessageHub; run "
                 'it under an mmengine Runner or set fixed_alpha')
-        cur, end = int(cur), int(end)
-        if self.ramp == 'down':
-            return self.alpha_max * max(0.0, (end - cur) / end)
-        return self.alpha_max * min(1.0, (cur + 1) / end)
+        self.set_alpha(self.alpha_at(int(t), int(end)))
 
-    def num_hard(self, num_masked: int, alpha: Optional[float] = None) -> int:
-        """Hard-mined patches per image, ``int(M * alpha)``.
-
-        Args:
-            num_masked (int): Masked patches per image, M.
-            alpha (float, optional): Hard fraction; defaults to the current
-                :attr:`alpha`.
-        """
-        return int(num_masked * (self.alpha if alpha is None else alpha))
+    @property
+    def mines(self) -> bool:
+        """Whether the current mask mines patches (``n_hard > 0``): only then
+        are the teacher's scores needed."""
+        if self._mines is None:
+            raise RuntimeError(
+                'HardPatchMasker: alpha_t is not set; in training '
+                "dict(type='HPMTeacherHook') in custom_hooks sets it before "
+                'every iteration, elsewhere call update_alpha() or '
+                'set_alpha()')
+        return self._mines
 
     def forward(self,
                 scores: Optional[Tensor],
-                num_masked: int,
-                num_hard: int,
                 batch_size: int,
-                num_patches: int,
-                device: torch.device = None) -> Tensor:
-        """Draw the mask.
+                device: Optional[torch.device] = None) -> Tensor:
+        """Draw the mask of one batch.
 
         Args:
             scores (Tensor, optional): Teacher's predicted losses (B, L);
-                only needed when ``num_hard > 0``.
-            num_masked (int): Masked patches per image, M.
-            num_hard (int): Of those, the mined ones (top-scored, or
-                bottom-scored with ``mine='easy'``), n_hard <= M.
+                needed when :attr:`mines`, unused otherwise.
             batch_size (int): B.
-            num_patches (int): L.
-            device (torch.device, optional): Device of the mask.
+            device (torch.device, optional): Device of the mask (the scores'
+                when given).
 
         Returns:
             Tensor: Boolean mask (B, L), True = masked, exactly M per row.
         """
-        if not 0 < num_masked < num_patches:
-            raise ValueError(f'HardPatchMasker: num_masked must be in (0, '
-                             f'{num_patches}), got {num_masked}')
-        if num_hard > num_masked:
-            raise ValueError(f'HardPatchMasker: num_hard {num_hard} > '
-                             f'num_masked {num_masked}')
-        if scores is not None:
+        mined = None
+        if self.mines:
+            if scores is None or scores.shape != (batch_size,
+                                                  self.num_patches):
+                raise ValueError(
+                    'HardPatchMasker: mining needs scores of shape '
+                    f'({batch_size}, {self.num_patches})')
             device = scores.device
-        # The largest noise values are masked, as in MAE's random_masking.
-        noise = torch.rand(batch_size, num_patches, device=device)
-        if num_hard > 0:
-            if scores is None or scores.shape != (batch_size, num_patches):
-                raise ValueError('HardPatchMasker: num_hard > 0 needs scores '
-                                 f'of shape ({batch_size}, {num_patches})')
-            hard = torch.topk(
-                scores, num_hard, dim=1, largest=self.mine == 'hard',
-                sorted=False).indices
-            noise.scatter_(1, hard, 2.0)  # above any uniform draw
-        ids_masked = torch.argsort(noise, dim=1)[:, num_patches - num_masked:]
-        mask = torch.zeros(
-            batch_size, num_patches, dtype=torch.bool, device=device)
-        return mask.scatter_(1, ids_masked, True)
+            mined = top_ranked(scores, self.num_hard_t, self.mine == 'hard')
+        noise = torch.rand(batch_size, self.num_patches, device=device)
+        return mask_patches(noise, self.num_masked, mined)

@@ -1,25 +1,30 @@
 """The HPM teacher: an EMA of the whole student with HPM's momentum."""
-from typing import List
+import copy
+from typing import List, Tuple
 
 import torch
-from mmengine.model import ExponentialMovingAverage
 from mmpretrain.registry import MODELS
-from torch import nn
+from torch import Tensor, nn
 
 
 @MODELS.register_module()
-class HPMTeacherEMA(ExponentialMovingAverage):
+class HPMTeacherEMA(nn.Module):
     """Exponential moving average of the student, updated after each step.
 
     ``theta_T = d * theta_T + (1 - d) * theta_S`` with
     ``d = d_start + (e / warmup_epochs) * (d_end - d_start)`` while
-    ``e < warmup_epochs`` and ``d_end`` after (e = epoch from 0). Unlike
-    :class:`ExponentialMovingAverage`, the first update averages too (the
-    teacher starts as a copy of the initialised student) and the update is
-    one fused multi-tensor ``lerp`` with no host synchronisation. The
-    averaged module always stays in eval mode, and its weights are buffers,
-    not parameters: the optimizer never sees them and they never need
-    gradients (state-dict keys are unchanged, ``teacher.module.<name>``).
+    ``e < warmup_epochs`` and ``d_end`` after (e = epoch from 0). The teacher
+    starts as an exact copy of the initialised student (:meth:`copy_from`)
+    and every update averages, as in the released code; an update is one
+    fused multi-tensor ``lerp`` with no host synchronisation.
+
+    It stands alone rather than subclassing mmengine's
+    ``ExponentialMovingAverage``, whose first update copies instead of
+    averaging and whose momentum is a constant. The averaged copy
+    (``module``) always stays in eval mode, and its weights are buffers, not
+    parameters: the optimizer never sees them and they never need gradients.
+    State-dict keys: ``teacher.module.<student name>`` and ``teacher.steps``
+    (the number of updates).
 
     Args:
         model (nn.Module): The student to average (deep-copied).
@@ -33,6 +38,7 @@ class HPMTeacherEMA(ExponentialMovingAverage):
                  momentum_start: float = 0.999,
                  momentum_end: float = 0.9999,
                  warmup_epochs: int = 100) -> None:
+        super().__init__()
         for name, val in (('momentum_start', momentum_start),
                           ('momentum_end', momentum_end)):
             if not 0.0 < float(val) < 1.0:
@@ -41,10 +47,9 @@ class HPMTeacherEMA(ExponentialMovingAverage):
         if warmup_epochs < 0:
             raise ValueError('HPMTeacherEMA: warmup_epochs must be >= 0, '
                              f'got {warmup_epochs}')
-        super().__init__(model, momentum=1.0 - momentum_start)
+        self.module = copy.deepcopy(model)
         self.avg_names = _parameters_to_buffers(self.module)
-        self.updates_in_process = 0  # host-side count, no sync to read
-        self.avg_parameters = dict(self.module.named_buffers())
+        self.register_buffer('steps', torch.tensor(0, dtype=torch.long))
         self.momentum_start = float(momentum_start)
         self.momentum_end = float(momentum_end)
         self.warmup_epochs = int(warmup_epochs)
@@ -63,7 +68,7 @@ class HPMTeacherEMA(ExponentialMovingAverage):
         self.module.eval()
         return self
 
-    def _pairs(self, student: nn.Module) -> tuple:
+    def _pairs(self, student: nn.Module) -> Tuple[List[Tensor], List[Tensor]]:
         """Teacher tensors and the matching student parameters."""
         src = dict(student.named_parameters())
         missing = [n for n in self.avg_names if n not in src]
@@ -92,13 +97,6 @@ class HPMTeacherEMA(ExponentialMovingAverage):
         avg, src = self._pairs(student)
         torch._foreach_lerp_(avg, src, 1.0 - self.decay(epoch))
         self.steps += 1
-        self.updates_in_process += 1
-
-    def update_parameters(self, model: nn.Module) -> None:
-        """mmengine interface: update from ``model`` at the current epoch."""
-        from mmengine.logging import MessageHub
-        epoch = MessageHub.get_current_instance().get_info('epoch', 0)
-        self.update(model, epoch)
 
 
 def _parameters_to_buffers(module: nn.Module) -> List[str]:
