@@ -14,7 +14,7 @@ DEMO = 'hpm_vit-demo_cpu.py'
 
 
 def check_recipe(cfg: Config, path: str) -> None:
-    """The shared pre-training recipe (HPM_SPEC section 3) and hooks."""
+    """The shared pre-training recipe (the authors' recipe) and hooks."""
     assert cfg.custom_imports.imports == ['hpm_mm']
     # fp16 AMP, but fp32 in the CPU demo (any entry point, e.g. `mim train`)
     assert cfg.optim_wrapper.type == ('OptimWrapper' if osp.basename(path)

@@ -40,7 +40,8 @@ def test_configs_log_to_tensorboard(rel):
 
 
 def test_wandb_is_one_cfg_option():
-    """The README's switch, parsed by the tools' own --cfg-options."""
+    """The switch of docs/en/pretraining.md, parsed by the tools' own
+    --cfg-options."""
     parser = argparse.ArgumentParser()
     add_common_args(parser)
     args = parser.parse_args(

@@ -11,7 +11,7 @@
 # major.minor, the matching nvcc is installed into the venv from the package
 # registry (cuda-toolkit[nvcc,cccl] at the version torch itself pins) and
 # CUDA_HOME points at it. Build-time patches of mmcv's sources are listed
-# below and in the README ("mmcv with CUDA ops"). MAX_JOBS: parallel
+# below and in docs/en/gpus.md ("mmcv with CUDA ops"). MAX_JOBS: parallel
 # compile jobs (default: number of cores).
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: build_mmcv.sh VENV_PYTHON MMCV_VERSION CACHE_DIR" >&2; exit 2; }

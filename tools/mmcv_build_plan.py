@@ -10,7 +10,7 @@ Run with the venv's python (torch installed); prints shell assignments for
     cuda_version=13.0                  # torch's CUDA major.minor
     cache_key=mmcv-2.1.0-torch-2.14.1-cuda-sm80-sm90
 
-Rules (the README's "mmcv with CUDA ops"):
+Rules (docs/en/gpus.md, "mmcv with CUDA ops"):
 
 - ``HPM_MM_MMCV_FLAVOUR=cpu|cuda`` forces the flavour; unset (or ``auto``)
   builds CUDA ops exactly when torch is a CUDA build and sees a GPU.

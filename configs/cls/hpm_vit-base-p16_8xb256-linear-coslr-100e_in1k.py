@@ -1,4 +1,4 @@
-# Linear probing of a frozen HPM ViT-B/16 encoder (HPM_SPEC section 5):
+# Linear probing of a frozen HPM ViT-B/16 encoder (the authors' recipe):
 # cls token after the final norm, BatchNorm without affine (eps 1e-6), a
 # linear head; SGD momentum 0.9, no weight decay, base lr 1e-3 scaled as
 # lr = base lr x batch / 256 (8 GPUs x 256 = 2048 -> 8e-3), 10 warm-up

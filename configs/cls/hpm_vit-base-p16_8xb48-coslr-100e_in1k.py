@@ -1,4 +1,4 @@
-# ImageNet-1K fine-tuning of an HPM ViT-B/16 encoder (HPM_SPEC section 5):
+# ImageNet-1K fine-tuning of an HPM ViT-B/16 encoder (the authors' recipe):
 # 100 epochs, 8 GPUs x 48 = 384 (the authors' scripts/finetune_base.sh),
 # AdamW base lr 5e-4 scaled as lr = 5e-4 x 384 / 256 = 7.5e-4, layer-wise lr
 # decay 0.8, weight decay 0.05, drop path 0.1, 5 warm-up epochs then cosine

@@ -1,5 +1,5 @@
 # ImageNet-1K fine-tuning of an HPM ViT-L/16 encoder, 50 epochs, with the
-# HPM recipe of HPM_SPEC section 5 (the same as ViT-B's but the length and
+# authors' HPM recipe (the same as ViT-B's but the length and
 # the batch): 8 GPUs x 64 = 512 (the authors' scripts/finetune_large.sh),
 # lr = 5e-4 x 512 / 256 = 1e-3, layer decay 0.8, drop path 0.1.
 # (mmpretrain's MAE ViT-L config inherited here uses 8 x 128, lr 4e-3,

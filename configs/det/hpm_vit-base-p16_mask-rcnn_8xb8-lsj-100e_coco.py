@@ -1,5 +1,5 @@
 # COCO Mask R-CNN with an HPM ViT-B/16 encoder in ViTDet's recipe
-# (HPM_SPEC section 5): ViTDet backbone (14x14 window attention, global
+# (the one the authors used): ViTDet backbone (14x14 window attention, global
 # blocks 2, 5, 8, 11, decomposed relative positions, 14x14 absolute
 # position grid interpolated to 64x64, drop path 0.1), simple feature
 # pyramid (strides 4-64), LSJ at 1024 x 1024, 100 epochs at batch 64

@@ -1,5 +1,5 @@
-# COCO Mask R-CNN with an HPM ViT-L/16 encoder. HPM_SPEC section 5 gives
-# ViTDet's ViT-B recipe; for ViT-L this follows ViTDet's ViT-L settings:
+# COCO Mask R-CNN with an HPM ViT-L/16 encoder. The authors point to
+# ViTDet's recipe; for ViT-L this follows ViTDet's ViT-L settings:
 # global blocks 5, 11, 17, 23, drop path 0.4, layer-wise lr decay 0.8.
 # Everything else as the ViT-B config (LSJ 1024, 100 epochs at batch 64,
 # AdamW lr 1e-4, weight decay 0.1, AMP).

@@ -1,7 +1,7 @@
 # ADE20K semantic segmentation with an HPM ViT-B/16 encoder: mmseg's MAE
-# UperNet recipe (HPM_SPEC section 5), inherited as is: 512 x 512 crops,
-# 160k iterations at batch 16 (8 GPUs x 2), AdamW lr 1e-4, weight decay
-# 0.05, layer-wise lr decay 0.65, drop path 0.1, 1500 warm-up iterations
+# UperNet recipe (the one the authors point to), inherited as is: 512 x 512
+# crops, 160k iterations at batch 16 (8 GPUs x 2), AdamW lr 1e-4, weight
+# decay 0.05, layer-wise lr decay 0.65, drop path 0.1, 1500 warm-up iterations
 # then poly decay, sliding-window test. Mixed precision really is on here
 # (AmpOptimWrapper): the inherited `fp16=` key is not read by mmengine.
 #

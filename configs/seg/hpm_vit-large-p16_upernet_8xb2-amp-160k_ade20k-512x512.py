@@ -1,4 +1,4 @@
-# ADE20K UperNet with an HPM ViT-L/16 encoder. HPM_SPEC section 5 gives one
+# ADE20K UperNet with an HPM ViT-L/16 encoder. The authors point to one
 # recipe (mmseg's MAE ViT-B one); here it is kept and the network grows: 24
 # blocks of width 1024, 16 heads, features from blocks 7, 11, 15 and 23, a
 # 1024-wide UperNet, layer decay over 24 blocks. AMP on.

@@ -1,4 +1,4 @@
-# Shared HPM/MAE pre-training recipe on ImageNet-1K (HPM_SPEC section 3):
+# Shared HPM/MAE pre-training recipe on ImageNet-1K (the authors' recipe):
 # AdamW (0.9, 0.95), wd 0.05 except 1-D params, lr 1.5e-4 * batch / 256,
 # 40 warm-up epochs then half-cycle cosine to 0 (per iteration), grad clip
 # 5.0, fp16 AMP, PIL decoding, RandomResizedCrop(0.2, 1) bicubic + flip,

@@ -1,5 +1,5 @@
 # HPM model: MAE ViT-B/16 encoder, 8-block decoder with the parallel
-# loss-predictor branch, easy-to-hard masker, EMA teacher (HPM_SPEC 1, 2, 4).
+# loss-predictor branch, easy-to-hard masker, EMA teacher (the authors' model).
 model = dict(
     type='HPM',
     data_preprocessor=dict(

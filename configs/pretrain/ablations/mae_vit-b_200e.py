@@ -1,5 +1,6 @@
-# Baseline: MAE ViT-B/16 at 200 epochs in HPM's exact recipe (random masks,
-# no loss predictor, no teacher): the "random masking" row of the ablations.
+# Baseline of ours: mmpretrain's MAE ViT-B/16 at 200 epochs in HPM's exact
+# recipe (random masks, no loss predictor, no teacher), for side-by-side
+# runs; not a row of the paper's tables.
 _base_ = ['../mae_vit-b.py']
 
 max_epochs = 200
