@@ -7,6 +7,7 @@ from typing import Iterator, List, Optional, Tuple, Type
 from mmengine.config import DictAction
 
 from ..converters import CheckpointError
+from ..engine.hooks import OutputWriteError
 from .config_checks import DatasetError
 
 
@@ -39,9 +40,11 @@ def parse_common_args(parser: argparse.ArgumentParser,
     return args
 
 
-#: Errors of the user's inputs (files, config entries), raised with a
-#: one-line message that names the path.
-INPUT_ERRORS = (CheckpointError, DatasetError, FileNotFoundError)
+#: Errors of the user's inputs (files, config entries) and outputs (a work
+#: dir that cannot be written), raised with a one-line message that names
+#: the path.
+INPUT_ERRORS = (CheckpointError, DatasetError, FileNotFoundError,
+                OutputWriteError)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from typing import Iterator, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from ..converters import CheckpointError, check_checkpoint
+from ..engine.hooks import check_writable_dir
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
@@ -224,7 +225,8 @@ def check_datasets_not_empty(cfg: Config,
 def check_inputs(cfg: Config,
                  loaders: Sequence[str] = _LOADERS,
                  init_cfg: bool = True) -> None:
-    """All pre-flight checks: checkpoints, dataset paths and contents.
+    """All pre-flight checks: checkpoints, dataset paths and contents, and
+    that ``work_dir`` can be written (it is created if need be).
 
     Args:
         cfg (Config): The config the Runner is about to be built from.
@@ -232,9 +234,12 @@ def check_inputs(cfg: Config,
         init_cfg (bool): Check the ``init_cfg`` checkpoints (training).
 
     Raises:
-        FileNotFoundError, DatasetError, CheckpointError: With a one-line
-            message naming the config entry and the path.
+        FileNotFoundError, DatasetError, CheckpointError, OutputWriteError:
+            With a one-line message naming the config entry and the path.
     """
     check_checkpoint_paths(cfg, init_cfg)
     check_dataset_paths(cfg, loaders)
     check_datasets_not_empty(cfg, loaders)
+    work_dir = cfg.get('work_dir')
+    if work_dir and '://' not in str(work_dir):
+        check_writable_dir(str(work_dir), 'work_dir')
