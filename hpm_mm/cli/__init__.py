@@ -11,7 +11,7 @@ from .train_cfg import (add_safe_globals_hook, close_distributed,
 
 __all__ = [
     'DatasetError', 'add_safe_globals_hook', 'check_checkpoint_paths',
-    'check_dataset_paths', 'check_datasets_not_empty', 'check_inputs', 'close_distributed',
-    'exit_on_input_error', 'find_resume_checkpoint', 'init_cpu_distributed',
-    'setup_cpu_distributed', 'setup_train_cfg'
+    'check_dataset_paths', 'check_datasets_not_empty', 'check_inputs',
+    'close_distributed', 'exit_on_input_error', 'find_resume_checkpoint',
+    'init_cpu_distributed', 'setup_cpu_distributed', 'setup_train_cfg'
 ]
