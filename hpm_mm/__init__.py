@@ -8,18 +8,15 @@ The downstream pieces register in mmdet's and mmseg's registries when
 pull them in with, e.g.,
 ``custom_imports = dict(imports=['hpm_mm', 'hpm_mm.downstream.det'],
 allow_failed_imports=False)``. Importing also registers hpm_mm's model index
-(``model-index.yml``) with mmpretrain's ``ModelHub``.
+(``model-index.yml``) with mmpretrain's ``ModelHub``. Nothing else
+changes: what a run needs beyond the stock stack (weights-only loading of
+mmengine checkpoints, atomic checkpoint writes) lives in hooks the configs
+name (:mod:`hpm_mm.engine.hooks`), and the CPU fallback of the ``pytorch``
+launcher in the command-line tools (:mod:`hpm_mm.cli`).
 """
-from .compat import (allow_cpu_distributed, allow_mmengine_checkpoints,
-                     save_checkpoints_atomically)
-
-allow_mmengine_checkpoints()
-allow_cpu_distributed()
-save_checkpoints_atomically()
-
-from . import datasets, engine, models  # noqa: E402,F401
-from .apis import register_hpm_models  # noqa: E402
-from .version import __version__  # noqa: E402
+from . import datasets, engine, models  # noqa: F401
+from .apis import register_hpm_models
+from .version import __version__
 
 # mmpretrain.list_models('*hpm*'), get_model(...), FeatureExtractor(...)
 register_hpm_models()

@@ -22,7 +22,7 @@ from hpm_mm.engine import HPMTeacherHook
 from hpm_mm.models import HardPatchMasker
 from hpm_mm.cli import setup_train_cfg
 
-from .conftest import TINY_IMG, build_tiny_hpm
+from .conftest import TINY_IMG, build_tiny_hpm, load_ckpt
 from .test_runner import CONFIG, tiny_cfg
 
 #: |bf16 loss - fp32 loss| / fp32 loss allowed after 3 identical steps
@@ -219,7 +219,7 @@ def test_checkpoint_written_under_amp_resumes(cpu_amp, tiny_imagenet,
 
     runner = Runner.from_cfg(amp_cfg(2))
     runner.train()
-    ckpt = torch.load(osp.join(work, 'epoch_1.pth'), weights_only=True)
+    ckpt = load_ckpt(osp.join(work, 'epoch_1.pth'))
     assert ckpt['optimizer']['loss_scaler']['scale'] == 2.0**16
     # a scale the scaler would never reach by itself in these steps
     ckpt['optimizer']['loss_scaler']['scale'] = 1024.0

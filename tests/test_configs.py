@@ -40,8 +40,10 @@ def check_recipe(cfg: Config, path: str) -> None:
         assert cfg.auto_scale_lr.base_batch_size == 2048
         sched = cfg.param_scheduler
         assert sched[0].end == 40 and sched[1].end == cfg.train_cfg.max_epochs
-    for hook in ('NonFiniteLossHook', 'CheckpointKeysHook', 'RNGStateHook'):
+    for hook in ('NonFiniteLossHook', 'CheckpointKeysHook', 'RNGStateHook',
+                 'CheckpointSafeGlobalsHook'):
         assert dict(type=hook) in cfg.custom_hooks
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
     if cfg.model.type == 'HPM':
         assert dict(type='HPMTeacherHook') in cfg.custom_hooks
 

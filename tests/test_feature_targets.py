@@ -17,7 +17,7 @@ from hpm_mm.models import (CLIPFeatureTarget, DINOFeatureTarget,
 from hpm_mm.cli import check_checkpoint_paths
 
 from .conftest import (ROOT, TINY_IMG, TINY_PATCH, build_tiny_hpm,
-                       deep_update, tiny_hpm_cfg)
+                       deep_update, load_ckpt, tiny_hpm_cfg)
 from .test_losses import brute_relative
 
 L = (TINY_IMG // TINY_PATCH)**2  # 16
@@ -351,8 +351,7 @@ def test_runner_trains_with_feature_target(kind, tiny_imagenet, tmp_path):
     # normalised distance: 0 <= l <= 4
     assert 0 < scalars['train/loss_rec'].current() <= 4
     assert runner.model.neck.decoder_pred.out_features == width
-    ckpt = torch.load(osp.join(tmp_path, 'work', 'epoch_2.pth'),
-                      weights_only=True)
+    ckpt = load_ckpt(osp.join(tmp_path, 'work', 'epoch_2.pth'))
     assert not any(k.startswith('target_generator.')
                    for k in ckpt['state_dict'])
 

@@ -14,6 +14,7 @@ from modelindex.load_model_index import load
 from PIL import Image
 
 from hpm_mm.apis import MIM_ROOT, MODEL_INDEX
+from hpm_mm.engine import mmengine_safe_globals
 from hpm_mm.testing import ARCH
 
 from .conftest import ROOT, TINY_ARCH
@@ -144,8 +145,11 @@ def tiny_kwargs():
 
 def test_get_model_loads_a_local_checkpoint(tiny_ckpt):
     model, ckpt = tiny_ckpt
-    built = mmpretrain.get_model(PRETRAIN, pretrained=ckpt, device='cpu',
-                                 **tiny_kwargs())
+    # a training checkpoint (message hub, numpy meta) needs the allow-list
+    # for mmengine's weights-only torch.load; importing hpm_mm installs none
+    with torch.serialization.safe_globals(mmengine_safe_globals()):
+        built = mmpretrain.get_model(PRETRAIN, pretrained=ckpt, device='cpu',
+                                     **tiny_kwargs())
     assert type(built).__name__ == 'HPM'
     want = model.state_dict()
     got = built.state_dict()
@@ -160,9 +164,10 @@ def test_feature_extractor_student_and_teacher(tiny_ckpt, tmp_path):
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (300, 260, 3), dtype=np.uint8)).save(
         img)
-    extractor = mmpretrain.FeatureExtractor(
-        'hpm_vit-base-p16_headless', pretrained=ckpt, device='cpu',
-        **tiny_kwargs())
+    with torch.serialization.safe_globals(mmengine_safe_globals()):
+        extractor = mmpretrain.FeatureExtractor(
+            'hpm_vit-base-p16_headless', pretrained=ckpt, device='cpu',
+            **tiny_kwargs())
     # one result per image: the tuple of HPMViT outputs
     ((student, ), ) = extractor(img)
     ((teacher, ), ) = extractor(img, source='teacher')

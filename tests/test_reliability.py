@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 from hpm_mm.converters import CheckpointError
 from hpm_mm.cli import setup_train_cfg
 
-from .conftest import ROOT, build_tiny_hpm, write_tiny_config
+from .conftest import ROOT, build_tiny_hpm, load_ckpt, write_tiny_config
 
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 
@@ -61,7 +61,7 @@ def test_resume_after_sigkill_is_exact(tiny_imagenet, tmp_path):
     victim.wait()
     # every checkpoint under its final name is complete (written, renamed)
     for path in glob.glob(osp.join(work, 'epoch_*.pth')):
-        torch.load(path, weights_only=True)
+        load_ckpt(path)
     proc = subprocess.run(train_cmd(cfg, work, '--resume'), env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -103,7 +103,7 @@ def test_non_finite_loss_stops_with_iteration_and_term(tiny_imagenet,
     work = cfg.work_dir
     assert osp.exists(osp.join(work, 'epoch_1.pth'))
     assert not osp.exists(osp.join(work, 'epoch_2.pth'))
-    ckpt = torch.load(osp.join(work, 'epoch_1.pth'), weights_only=True)
+    ckpt = load_ckpt(osp.join(work, 'epoch_1.pth'))
     assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values()
                if v.is_floating_point())
 

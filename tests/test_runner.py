@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 from hpm_mm.cli import check_dataset_paths, setup_train_cfg
 
-from .conftest import ROOT, deep_update, tiny_model_overrides
+from .conftest import ROOT, deep_update, load_ckpt, tiny_model_overrides
 
 CONFIG = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b.py')
 
@@ -60,8 +60,8 @@ def test_train_checkpoint_and_resume(tiny_imagenet, tmp_path):
     model = runner.model
     assert int(model.teacher.steps) == 4
     # the teacher moved off its initial copy and away from the student
-    ckpt1 = torch.load(osp.join(work, 'epoch_1.pth'), weights_only=True)
-    ckpt2 = torch.load(osp.join(work, 'epoch_2.pth'), weights_only=True)
+    ckpt1 = load_ckpt(osp.join(work, 'epoch_1.pth'))
+    ckpt2 = load_ckpt(osp.join(work, 'epoch_2.pth'))
     t1, t2 = _teacher(ckpt1['state_dict']), _teacher(ckpt2['state_dict'])
     assert int(t2['teacher.steps']) == 4
     key = 'teacher.module.neck.decoder_pred_losspred.weight'
@@ -70,14 +70,15 @@ def test_train_checkpoint_and_resume(tiny_imagenet, tmp_path):
                            ckpt2['state_dict']['neck.decoder_pred_losspred'
                                                '.weight'])
 
-    # Resume from epoch 1 with weights_only torch.load (compat allow-list).
+    # Resume from epoch 1 with weights_only torch.load (the config's
+    # CheckpointSafeGlobalsHook allow-list).
     cfg2 = tiny_cfg(tiny_imagenet, work, max_epochs=3)
     cfg2 = setup_train_cfg(cfg2, resume=osp.join(work, 'epoch_1.pth'))
     runner2 = Runner.from_cfg(cfg2)
     runner2.train()
     assert runner2.iter == 6
     assert int(runner2.model.teacher.steps) == 6
-    ckpt3 = torch.load(osp.join(work, 'epoch_3.pth'), weights_only=True)
+    ckpt3 = load_ckpt(osp.join(work, 'epoch_3.pth'))
     assert ckpt3['meta']['epoch'] == 3
 
 

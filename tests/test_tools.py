@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 import mmpretrain
-import torch
 
-from .conftest import ROOT, write_tiny_config
+from .conftest import ROOT, load_ckpt, write_tiny_config
 
 
 
@@ -32,7 +31,7 @@ def test_mmpretrain_train_script_uses_custom_imports(tiny_imagenet,
         capture_output=True, text=True, env=_env(), timeout=600,
         cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    ckpt = torch.load(str(work / 'epoch_2.pth'), weights_only=True)
+    ckpt = load_ckpt(str(work / 'epoch_2.pth'))
     assert int(ckpt['state_dict']['teacher.steps']) == 4
 
 
@@ -52,7 +51,7 @@ def test_mim_route_trains_the_cpu_demo_config(tiny_imagenet, tmp_path):
         capture_output=True, text=True, env=_env(), timeout=600,
         cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    ckpt = torch.load(str(work / 'iter_1.pth'), weights_only=True)
+    ckpt = load_ckpt(str(work / 'iter_1.pth'))
     assert int(ckpt['state_dict']['teacher.steps']) == 1
 
 
@@ -75,7 +74,7 @@ def test_dist_train_two_cpu_processes(tiny_imagenet, tmp_path):
     assert "backend': 'gloo'" in log
     # 8 images, 2 per process and step, 2 processes: 2 steps per epoch
     assert 'Epoch(train) [2][2/2]' in log
-    ckpt = torch.load(str(work / 'epoch_2.pth'), weights_only=True)
+    ckpt = load_ckpt(str(work / 'epoch_2.pth'))
     assert int(ckpt['state_dict']['teacher.steps']) == 4
 
 

@@ -25,11 +25,12 @@ import torch
 from mmengine.dist import get_dist_info, init_dist
 from mmengine.logging import print_log
 
-import hpm_mm  # noqa: F401  (allow-lists mmengine checkpoint types)
+import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
 from hpm_mm.evaluation import (DEFAULT_KS, DEFAULT_TEMPERATURE,
                                arch_from_config, build_encoder, build_split,
                                extract_features, knn_classify, labels_of)
+from hpm_mm.cli import init_cpu_distributed
 from hpm_mm.cli.args import add_launcher_args, parse_common_args
 
 DESCRIPTION = """\
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> Optional[dict]:
     """Extract, gather and classify; the results on rank 0, else None."""
     if args.config is not None and not osp.isfile(args.config):
         raise FileNotFoundError(f'config not found: {args.config}')
-    if args.launcher != 'none':
+    if args.launcher != 'none' and not init_cpu_distributed(args.launcher):
         init_dist(args.launcher,
                   backend='nccl' if torch.cuda.is_available() else 'gloo')
     rank, _ = get_dist_info()

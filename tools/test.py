@@ -20,9 +20,10 @@ from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
-from hpm_mm.engine.hooks import CheckpointKeysHook
-from hpm_mm.cli import (check_inputs, close_distributed,
-                           exit_on_input_error, setup_cpu_distributed)
+from hpm_mm.engine.hooks import CheckpointKeysHook, OutputWriteError
+from hpm_mm.cli import (add_safe_globals_hook, check_inputs,
+                           close_distributed, exit_on_input_error,
+                           init_cpu_distributed, setup_cpu_distributed)
 from hpm_mm.cli.args import add_common_args, parse_common_args
 from hpm_mm.cli.config_loading import load_config
 
@@ -101,12 +102,13 @@ def main(argv: Optional[List[str]] = None) -> None:
             raise SystemExit(f'test: error: file not found: {path}')
     # Bad inputs stop here, in one line, before the model is built.
     with exit_on_input_error('test', (CheckpointError, FileNotFoundError,
-                                      ValueError)):
+                                      ValueError, OutputWriteError)):
         cfg = load_config(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         cfg.launcher = args.launcher
         setup_cpu_distributed(cfg, args.launcher)
+        add_safe_globals_hook(cfg)
         cfg.load_from = args.checkpoint
         cfg.resume = False
         cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
@@ -117,6 +119,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             enable_visualization(cfg, args.show_dir)
         dumper = dump_predictions(cfg, args.out) \
             if args.out and args.out_item == 'pred' else None
+    init_cpu_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg'))
     runner = Runner.from_cfg(cfg)
     if not any(isinstance(h, CheckpointKeysHook) for h in runner.hooks):
         # mmengine loads load_from with strict=False: refuse a checkpoint

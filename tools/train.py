@@ -13,8 +13,10 @@ from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
+from hpm_mm.engine import OutputWriteError
 from hpm_mm.cli import (check_inputs, close_distributed,
-                           exit_on_input_error, setup_train_cfg)
+                           exit_on_input_error, init_cpu_distributed,
+                           setup_train_cfg)
 from hpm_mm.cli.args import add_common_args, parse_common_args
 from hpm_mm.cli.config_loading import load_config
 
@@ -64,10 +66,12 @@ def main() -> None:
             launcher=args.launcher,
             config_path=args.config)
         check_inputs(cfg)
+    init_cpu_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg'))
     runner = Runner.from_cfg(cfg)
     # A checkpoint that does not fit the model (load_from, resume, a
-    # backbone's init_cfg) is refused before the first iteration.
-    with exit_on_input_error('train', (CheckpointError, )):
+    # backbone's init_cfg) is refused before the first iteration; one that
+    # cannot be written (disk full) stops training in one line.
+    with exit_on_input_error('train', (CheckpointError, OutputWriteError)):
         runner.train()
     close_distributed()
 

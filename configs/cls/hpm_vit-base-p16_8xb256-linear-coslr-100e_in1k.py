@@ -74,6 +74,11 @@ param_scheduler = [
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=2048)
 
+# Checkpoints written atomically (one line if the disk is full), and
+# mmengine checkpoints readable by torch's weights-only loading (resume).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='CheckpointSafeGlobalsHook')]
+
 # Curves in TensorBoard (event files in <work_dir>/<timestamp>/vis_data)
 # beside the json log; W&B instead: --cfg-options
 # visualizer.vis_backends.1.type=WandbVisBackend

@@ -101,6 +101,12 @@ param_scheduler = [
 ]
 auto_scale_lr = dict(base_batch_size=64)
 
+# Checkpoints written atomically (one line if the disk is full), and
+# mmengine checkpoints readable by torch's weights-only loading (resume,
+# load_from). The hooks are hpm_mm's, registered in mmpretrain's registry.
+default_hooks = dict(checkpoint=dict(type='mmpretrain.AtomicCheckpointHook'))
+custom_hooks = [dict(type='mmpretrain.CheckpointSafeGlobalsHook')]
+
 # Curves in TensorBoard (event files in <work_dir>/<timestamp>/vis_data)
 # beside the json log; W&B instead: --cfg-options
 # visualizer.vis_backends.1.type=WandbVisBackend

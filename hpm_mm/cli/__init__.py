@@ -5,13 +5,14 @@ from .config_checks import (ConfigError, DatasetError, check_checkpoint_paths,
                             check_dataset_paths, check_datasets_not_empty,
                             check_inputs)
 from .resume import find_resume_checkpoint
-from .train_cfg import (close_distributed, setup_cpu_distributed,
+from .train_cfg import (add_safe_globals_hook, close_distributed,
+                        init_cpu_distributed, setup_cpu_distributed,
                         setup_train_cfg)
 
 __all__ = [
-    'ConfigError', 'DatasetError', 'check_checkpoint_paths',
-    'check_dataset_paths', 'check_datasets_not_empty', 'check_inputs',
-    'close_distributed',
-    'exit_on_input_error', 'find_resume_checkpoint', 'setup_cpu_distributed',
-    'setup_train_cfg'
+    'ConfigError', 'DatasetError', 'add_safe_globals_hook',
+    'check_checkpoint_paths', 'check_dataset_paths',
+    'check_datasets_not_empty', 'check_inputs', 'close_distributed',
+    'exit_on_input_error', 'find_resume_checkpoint', 'init_cpu_distributed',
+    'setup_cpu_distributed', 'setup_train_cfg'
 ]

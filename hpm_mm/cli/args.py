@@ -7,6 +7,7 @@ from typing import Iterator, List, Optional, Tuple, Type
 from mmengine.config import DictAction
 
 from ..converters import CheckpointError
+from ..engine.hooks import OutputWriteError
 from .config_checks import ConfigError, DatasetError
 
 
@@ -39,10 +40,11 @@ def parse_common_args(parser: argparse.ArgumentParser,
     return args
 
 
-#: Errors of the user's inputs (files, config entries), raised with a
-#: one-line message that names the path.
+#: Errors of the user's inputs (files, config entries) and outputs (a work
+#: dir that cannot be written), raised with a one-line message that names
+#: the config entry or the path.
 INPUT_ERRORS = (CheckpointError, ConfigError, DatasetError,
-                FileNotFoundError)
+                FileNotFoundError, OutputWriteError)
 
 
 @contextmanager

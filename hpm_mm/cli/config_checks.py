@@ -12,6 +12,7 @@ from typing import Iterator, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from ..converters import CheckpointError, check_checkpoint
+from ..engine.hooks import check_writable_dir
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
@@ -250,7 +251,8 @@ def check_hpm_hooks(cfg: Config) -> None:
 def check_inputs(cfg: Config,
                  loaders: Sequence[str] = _LOADERS,
                  init_cfg: bool = True) -> None:
-    """All pre-flight checks: checkpoints, dataset paths and contents.
+    """All pre-flight checks: checkpoints, dataset paths and contents, and
+    that ``work_dir`` can be written (it is created if need be).
 
     Args:
         cfg (Config): The config the Runner is about to be built from.
@@ -258,11 +260,15 @@ def check_inputs(cfg: Config,
         init_cfg (bool): Check the ``init_cfg`` checkpoints (training).
 
     Raises:
-        FileNotFoundError, DatasetError, CheckpointError, ConfigError: With
-            a one-line message naming the config entry (and the path).
+        FileNotFoundError, DatasetError, CheckpointError, ConfigError,
+            OutputWriteError: With a one-line message naming the config
+            entry (and the path).
     """
     if 'train_dataloader' in loaders:
         check_hpm_hooks(cfg)
     check_checkpoint_paths(cfg, init_cfg)
     check_dataset_paths(cfg, loaders)
     check_datasets_not_empty(cfg, loaders)
+    work_dir = cfg.get('work_dir')
+    if work_dir and '://' not in str(work_dir):
+        check_writable_dir(str(work_dir), 'work_dir')

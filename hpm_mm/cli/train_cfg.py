@@ -1,4 +1,5 @@
 """Turn command-line options into a ready-to-run mmengine config."""
+import datetime
 import os.path as osp
 from typing import Optional, Union
 
@@ -97,7 +98,33 @@ def setup_train_cfg(cfg: Config,
             raise ValueError('--auto-scale-lr needs '
                              'auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
+    add_safe_globals_hook(cfg)
     return setup_cpu_distributed(cfg, launcher)
+
+
+def add_safe_globals_hook(cfg: Config) -> Config:
+    """Add ``CheckpointSafeGlobalsHook`` to ``custom_hooks`` if it is missing.
+
+    With it, the Runner reads mmengine checkpoints (``load_from``,
+    ``resume``, ``init_cfg``) although torch loads weights-only; hpm_mm's
+    configs list it themselves, and the tools add it to any other config.
+
+    Args:
+        cfg (Config): The loaded config (modified in place and returned).
+
+    Returns:
+        Config: ``cfg``.
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    for hook in hooks:
+        kind = hook.get('type') if isinstance(hook, dict) else type(hook)
+        name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
+        if name.rsplit('.', 1)[-1] == 'CheckpointSafeGlobalsHook':
+            return cfg
+    cfg.custom_hooks = hooks + [
+        dict(type='mmpretrain.CheckpointSafeGlobalsHook')
+    ]
+    return cfg
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str = 'none') -> Config:
@@ -123,6 +150,49 @@ def setup_cpu_distributed(cfg: Config, launcher: str = 'none') -> Config:
             broadcast_buffers=False,
             device_ids=None)
     return cfg
+
+
+def _accelerated() -> bool:
+    """Whether a GPU (or NPU, MLU, MUSA device) is there for each process."""
+    from mmengine.device import (is_mlu_available, is_musa_available,
+                                 is_npu_available)
+    return (torch.cuda.is_available() or is_npu_available()
+            or is_mlu_available() or is_musa_available())
+
+
+def init_cpu_distributed(launcher: str,
+                         dist_cfg: Optional[dict] = None) -> bool:
+    """Start a ``torchrun`` job's process group where there is no GPU.
+
+    mmengine 0.10.7's ``pytorch`` launcher calls ``torch.cuda.set_device``
+    and fails without CUDA. On a machine without an accelerator the tools
+    call this before building the Runner: it starts the default process
+    group from torchrun's environment (``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``, ``MASTER_PORT``), on gloo where NCCL was asked for;
+    the Runner then finds it started and does not initialise again. With a
+    GPU, another launcher or ``init_backend`` other than ``'torch'``,
+    nothing happens and mmengine starts the group as usual.
+
+    Args:
+        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
+        dist_cfg (dict, optional): ``env_cfg.dist_cfg`` of the config
+            (``backend`` and ``init_process_group`` arguments such as
+            ``timeout``).
+
+    Returns:
+        bool: Whether this started the process group.
+    """
+    import torch.distributed as dist
+    dist_cfg = dict(dist_cfg or {})
+    if launcher != 'pytorch' or dist_cfg.pop('init_backend', 'torch') != \
+            'torch' or _accelerated() or dist.is_initialized():
+        return False
+    backend = dist_cfg.pop('backend', 'gloo')
+    if dist_cfg.get('timeout') is not None:  # seconds, as mmengine takes it
+        dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
+    dist.init_process_group(
+        backend='gloo' if backend == 'nccl' else backend, **dist_cfg)
+    return True
 
 
 def close_distributed() -> None:

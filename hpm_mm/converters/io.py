@@ -26,8 +26,9 @@ def read_checkpoint(path: str, mmap: bool = False) -> Dict[str, Any]:
     """Read a checkpoint with ``torch.load(weights_only=True)`` on the CPU.
 
     Besides tensors and containers, the safe unpickler accepts the types an
-    mmengine checkpoint holds (allow-listed when :mod:`hpm_mm` is imported)
-    and :class:`argparse.Namespace` (the ``args`` of MAE-style training
+    mmengine checkpoint holds (:func:`~hpm_mm.engine.safe_globals.
+    mmengine_safe_globals`, for this call only) and
+    :class:`argparse.Namespace` (the ``args`` of MAE-style training
     scripts). Anything else is refused, so a checkpoint cannot run code.
     Paths with a scheme (``https://``, ``s3://``) go through mmengine's file
     backends.
@@ -51,8 +52,10 @@ def read_checkpoint(path: str, mmap: bool = False) -> Dict[str, Any]:
             return read_checkpoint(local, mmap)
     if not osp.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
+    from ..engine.safe_globals import mmengine_safe_globals
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
+        with torch.serialization.safe_globals(
+                [argparse.Namespace] + mmengine_safe_globals()):
             obj = torch.load(
                 path, map_location='cpu', weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:

@@ -1,7 +1,10 @@
-from .hooks import (CheckpointKeysHook, HPMTeacherHook, NonFiniteLossHook,
-                    RNGStateHook)
+from .hooks import (AtomicCheckpointHook, CheckpointKeysHook,
+                    CheckpointSafeGlobalsHook, HPMTeacherHook,
+                    NonFiniteLossHook, OutputWriteError, RNGStateHook)
+from .safe_globals import mmengine_safe_globals
 
 __all__ = [
-    'CheckpointKeysHook', 'HPMTeacherHook', 'NonFiniteLossHook',
-    'RNGStateHook'
+    'AtomicCheckpointHook', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
+    'HPMTeacherHook', 'NonFiniteLossHook', 'OutputWriteError',
+    'RNGStateHook', 'mmengine_safe_globals'
 ]
