@@ -4,13 +4,15 @@ from .args import exit_on_input_error
 from .config_checks import (DatasetError, check_checkpoint_paths,
                             check_dataset_paths, check_datasets_not_empty,
                             check_inputs)
+from .config_errors import ConfigError, check_model_config
 from .resume import find_resume_checkpoint
 from .train_cfg import (close_distributed, setup_cpu_distributed,
                         setup_train_cfg)
 
 __all__ = [
-    'DatasetError', 'check_checkpoint_paths', 'check_dataset_paths',
-    'check_datasets_not_empty', 'check_inputs', 'close_distributed',
+    'ConfigError', 'DatasetError', 'check_checkpoint_paths',
+    'check_dataset_paths', 'check_datasets_not_empty', 'check_inputs',
+    'check_model_config', 'close_distributed',
     'exit_on_input_error', 'find_resume_checkpoint', 'setup_cpu_distributed',
     'setup_train_cfg'
 ]

@@ -8,6 +8,7 @@ from mmengine.config import DictAction
 
 from ..converters import CheckpointError
 from .config_checks import DatasetError
+from .config_errors import ConfigError
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -40,8 +41,8 @@ def parse_common_args(parser: argparse.ArgumentParser,
 
 
 #: Errors of the user's inputs (files, config entries), raised with a
-#: one-line message that names the path.
-INPUT_ERRORS = (CheckpointError, DatasetError, FileNotFoundError)
+#: one-line message that names the path or the config key.
+INPUT_ERRORS = (CheckpointError, ConfigError, DatasetError, FileNotFoundError)
 
 
 @contextmanager

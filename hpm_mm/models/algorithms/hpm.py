@@ -9,6 +9,7 @@ from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 from torch.profiler import record_function
 
+from ...cli.config_errors import ConfigError
 from ..heads import HPMFeatureHead
 
 #: ``torch.profiler.record_function`` ranges of one :meth:`HPM.loss` call,
@@ -91,10 +92,7 @@ class HPM(BaseSelfSupervisor):
             init_cfg=init_cfg)
         if neck is None or head is None:
             raise ValueError('HPM: neck and head are required')
-        if self.neck.num_patches != self.backbone.num_patches:
-            raise ValueError(
-                f'HPM: neck.num_patches {self.neck.num_patches} != backbone '
-                f'patches {self.backbone.num_patches}')
+        self._check_shapes(backbone.get('arch'))
         dtypes = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
         if teacher_dtype not in dtypes:
             raise ValueError("HPM: teacher_dtype must be None, 'bf16' or "
@@ -106,6 +104,39 @@ class HPM(BaseSelfSupervisor):
         self.teacher = MODELS.build(
             dict(teacher, model=self.student_modules()))
         self._train_steps_in_process = 0
+
+    def _check_shapes(self, arch) -> None:
+        """Encoder, decoder and head must agree on width and patch grid.
+
+        Raises:
+            ConfigError: Naming the config keys, e.g. ``model.neck.embed_dim
+                is 768 but model.backbone (arch deit-tiny) is 192 wide``.
+        """
+        width, dims = self.neck.decoder_embed.in_features, \
+            self.backbone.embed_dims
+        if width != dims:
+            arch = f' (arch {arch})' if isinstance(arch, str) else ''
+            raise ConfigError(f'model.neck.embed_dim is {width} but '
+                              f'model.backbone{arch} is {dims} wide')
+        grid = 'x'.join(map(str, self.backbone.patch_resolution))
+        if self.neck.num_patches != self.backbone.num_patches:
+            raise ConfigError(
+                f'model.neck.num_patches is {self.neck.num_patches} but '
+                f'model.backbone has {self.backbone.num_patches} patches '
+                f'({grid})')
+        if isinstance(self.head, HPMFeatureHead):
+            return
+        patch = self.backbone.patch_embed.projection.kernel_size[0]
+        pixels = self.head.patch_size**2 * self.head.in_channels
+        if self.head.patch_size != patch:
+            raise ConfigError(f'model.head.patch_size is '
+                              f'{self.head.patch_size} but '
+                              f'model.backbone.patch_size is {patch}')
+        if self.neck.decoder_pred.out_features != pixels:
+            raise ConfigError(
+                'model.neck.patch_size does not fit model.head.patch_size '
+                f'{patch}: {self.neck.decoder_pred.out_features} outputs '
+                f'per patch, not {pixels}')
 
     def _check_target(self) -> None:
         """Head, decoder width and patch grid must fit the target."""
