@@ -122,8 +122,13 @@ CASES = {
         'model.head.patch_size is 16 but model.backbone.patch_size is 8'),
     'hpm neck patch size': (
         lambda: build_tiny_hpm(neck=dict(patch_size=16)), ConfigError,
-        'model.neck.patch_size does not fit model.head.patch_size 8: 768 '
-        'outputs per patch, not 192'),
+        'model.neck gives 768 outputs per patch but model.head.patch_size '
+        '8 needs 192 (check model.neck.patch_size and predict_feature_dim)'),
+    'hpm neck feature width, pixel head': (
+        lambda: build_tiny_hpm(neck=dict(predict_feature_dim=32)),
+        ConfigError,
+        'model.neck gives 32 outputs per patch but model.head.patch_size '
+        '8 needs 192 (check model.neck.patch_size and predict_feature_dim)'),
     'hpm teacher_dtype': (
         lambda: build_tiny_hpm(teacher_dtype='fp8'), ValueError,
         "HPM: teacher_dtype must be None, 'bf16' or 'fp16', got 'fp8'"),

@@ -124,8 +124,9 @@ class HPM(BaseSelfSupervisor):
                 f'model.neck.num_patches is {self.neck.num_patches} but '
                 f'model.backbone has {self.backbone.num_patches} patches '
                 f'({grid})')
-        if isinstance(self.head, HPMFeatureHead):
-            return
+        if self.with_target_generator or isinstance(self.head,
+                                                    HPMFeatureHead):
+            return  # feature targets: see _check_target
         patch = self.backbone.patch_embed.projection.kernel_size[0]
         pixels = self.head.patch_size**2 * self.head.in_channels
         if self.head.patch_size != patch:
@@ -134,9 +135,10 @@ class HPM(BaseSelfSupervisor):
                               f'model.backbone.patch_size is {patch}')
         if self.neck.decoder_pred.out_features != pixels:
             raise ConfigError(
-                'model.neck.patch_size does not fit model.head.patch_size '
-                f'{patch}: {self.neck.decoder_pred.out_features} outputs '
-                f'per patch, not {pixels}')
+                f'model.neck gives {self.neck.decoder_pred.out_features} '
+                f'outputs per patch but model.head.patch_size {patch} needs '
+                f'{pixels} (check model.neck.patch_size and '
+                'predict_feature_dim)')
 
     def _check_target(self) -> None:
         """Head, decoder width and patch grid must fit the target."""
