@@ -120,6 +120,15 @@ def _registered_class(obj_type, scope: Optional[str]) -> Optional[type]:
     return found if inspect.isclass(found) else None
 
 
+def _is_super_init(call: ast.Call) -> bool:
+    """``super().__init__(...)`` or ``super(Cls, self).__init__(...)``."""
+    func = call.func
+    return isinstance(func, ast.Attribute) and func.attr == '__init__' \
+        and isinstance(func.value, ast.Call) \
+        and isinstance(func.value.func, ast.Name) \
+        and func.value.func.id == 'super'
+
+
 def _forwards_kwargs_to_super(init, kwargs_name: str) -> bool:
     """Whether ``init`` passes ``**kwargs_name`` to ``super().__init__``
     and uses it nowhere else (no ``kwargs.pop('x')``)."""
@@ -127,18 +136,15 @@ def _forwards_kwargs_to_super(init, kwargs_name: str) -> bool:
         tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
     except (OSError, TypeError, SyntaxError):
         return False
-    uses = [n for n in ast.walk(tree)
-            if isinstance(n, ast.Name) and n.id == kwargs_name]
-    forwarded = [
-        kw.value for n in ast.walk(tree) if isinstance(n, ast.Call)
-        and isinstance(n.func, ast.Attribute) and n.func.attr == '__init__'
-        and isinstance(n.func.value, ast.Call)
-        and isinstance(n.func.value.func, ast.Name)
-        and n.func.value.func.id == 'super' for kw in n.keywords
-        if kw.arg is None and isinstance(kw.value, ast.Name)
-        and kw.value.id == kwargs_name
-    ]
-    return len(uses) == 1 and len(forwarded) == 1
+    uses = forwarded = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == kwargs_name:
+            uses += 1
+        elif isinstance(node, ast.Call) and _is_super_init(node):
+            forwarded += sum(
+                kw.arg is None and isinstance(kw.value, ast.Name)
+                and kw.value.id == kwargs_name for kw in node.keywords)
+    return uses == 1 and forwarded == 1
 
 
 def _init_parameters(cls: type) -> Optional[Dict[str, inspect.Parameter]]:
