@@ -21,9 +21,10 @@ from mmpretrain.registry import MODELS
 from hpm_mm.converters import (CheckpointError, check_checkpoint,
                                describe_state_dict_mismatch, read_checkpoint)
 from hpm_mm.datasets import read_image
-from hpm_mm.cli import (DatasetError, check_checkpoint_paths,
-                           check_datasets_not_empty, find_resume_checkpoint,
-                           setup_train_cfg)
+from hpm_mm.cli import (ConfigError, DatasetError, check_checkpoint_paths,
+                        check_datasets_not_empty, check_model_config,
+                        find_resume_checkpoint, setup_train_cfg)
+from hpm_mm.cli.config_loading import load_config
 
 from .conftest import ROOT, build_tiny_hpm, write_imagenet, write_tiny_config
 
@@ -31,6 +32,8 @@ DEMO = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-demo_cpu.py')
 DET = osp.join(ROOT, 'configs', 'det',
                'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
 DINO = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b_dino-target.py')
+SEG = osp.join(ROOT, 'configs', 'seg',
+               'hpm_vit-base-p16_upernet_8xb2-amp-160k_ade20k-512x512.py')
 NOT_A_CHECKPOINT = 'not a PyTorch checkpoint (or truncated): {}'
 
 
@@ -73,6 +76,11 @@ def files(tmp_path_factory) -> dict:
                 'test_cfg = dict()\n')
     out['empty'] = write_imagenet(str(tmp / 'empty'), per_class=1)
     open(osp.join(out['empty'], 'meta', 'train.txt'), 'w').close()
+    out['bad_syntax'] = str(tmp / 'bad_syntax.py')
+    with open(out['bad_syntax'], 'w') as f:
+        f.write(f"_base_ = [{DEMO!r}]\nmodel = dict(\n"
+                '    masker=dict(alpha_max=0.3)\n'  # a comma missing
+                '    teacher=dict(warmup_epochs=0))\n')
     return out
 
 
@@ -115,6 +123,31 @@ CASES = [
                 f'model.target_generator.checkpoint={f["garbage"]}'],
      'model.target_generator.checkpoint: ' +
      NOT_A_CHECKPOINT.format('{garbage}'), ()),
+    ('train, unknown model key (a typo)', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'm'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                'model.masker.alpha_maxx=0.3'],
+     "model.masker.alpha_maxx: HardPatchMasker takes no argument "
+     "'alpha_maxx'; did you mean 'alpha_max'?", ()),
+    ('train, a word for a number', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'n'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                'model.masker.alpha_max=abc'],
+     "model.masker.alpha_max: expected a number, got 'abc'", ()),
+    ('train, config file with a syntax error', 'train.py',
+     lambda f: [f['bad_syntax'], '--work-dir', _work(f, 'o')],
+     '{bad_syntax}:3: invalid syntax. Perhaps you forgot a comma?', ()),
+    ('train, encoder changed, decoder not', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'p'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                'model.backbone.arch=deit-small'],
+     'model.neck.embed_dim is 192 but model.backbone (arch deit-small) is '
+     '384 wide', ()),
+    ('test, unknown model key', 'test.py',
+     lambda f: [f['demo_test'], f['tiny'], '--work-dir', _work(f, 'q'),
+                '--cfg-options', 'model.neck.decoder_depht=2'],
+     "model.neck.decoder_depht: HPMDecoder takes no argument "
+     "'decoder_depht'; did you mean 'decoder_depth'?", ()),
     ('knn_eval, not a checkpoint', 'knn_eval.py',
      lambda f: [f['garbage'], '--data-root', f['imagenet'], '--out',
                 osp.join(f['tmp'], 'knn.json')],
@@ -175,6 +208,96 @@ def test_bad_input_one_line(files, case, tool, argv, expected, contains):
 
 
 # ---- the library pieces -------------------------------------------------
+
+def _config_error(cfg: Config, **entries) -> str:
+    """The message of check_model_config after merging ``entries``."""
+    cfg.merge_from_dict(entries)
+    with pytest.raises(ConfigError) as err:
+        check_model_config(cfg)
+    return str(err.value)
+
+
+def test_every_config_passes_the_model_config_check():
+    configs = sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*.py')) +
+                     glob.glob(osp.join(ROOT, 'configs', '*', '*', '*.py')))
+    configs = [c for c in configs if '_base_' not in c]
+    assert len(configs) > 20
+    for config in configs:
+        check_model_config(Config.fromfile(config))
+
+
+def test_model_config_unknown_keys_and_types():
+    # HPMViT forwards **kwargs to MAEViT: its arguments are known too
+    assert _config_error(
+        Config.fromfile(DEMO), **{'model.backbone.drop_path_ratee': 0.1}) \
+        == ("model.backbone.drop_path_ratee: HPMViT takes no argument "
+            "'drop_path_ratee'; did you mean 'drop_path_rate'?")
+    assert _config_error(
+        Config.fromfile(DEMO), **{'model.head.loss_pred.weight': 1.0}) == (
+            "model.head.loss_pred.weight: LossPredictionLoss takes no "
+            "argument 'weight'; did you mean 'loss_weight'?")
+    assert _config_error(Config.fromfile(DEMO), **{'model.masker.zz': 1}) \
+        == "model.masker.zz: HardPatchMasker takes no argument 'zz'"
+    assert _config_error(
+        Config.fromfile(DEMO), **{'model.neck.mlp_ratio': 'four'}) == (
+            "model.neck.mlp_ratio: expected a number, got 'four'")
+    # mmdet and mmseg models, resolved in the config's default_scope
+    assert _config_error(
+        Config.fromfile(DET), **{'model.backbone.drop_path_rate': 'x'}) == (
+            "model.backbone.drop_path_rate: expected a number, got 'x'")
+    msg = _config_error(Config.fromfile(DET),
+                        **{'model.roi_head.bbox_head.num_clases': 80})
+    assert msg.startswith('model.roi_head.bbox_head.num_clases: ')
+    assert msg.endswith("did you mean 'num_classes'?")
+    # UPerHead forwards **kwargs to BaseDecodeHead
+    assert _config_error(
+        Config.fromfile(SEG), **{'model.decode_head.chanels': 512}) == (
+            "model.decode_head.chanels: UPerHead takes no argument "
+            "'chanels'; did you mean 'channels'?")
+
+
+class _Base:
+    def __init__(self, width: int = 1, rate: float = 0.5):
+        pass
+
+
+class _Forwards(_Base):
+    def __init__(self, depth: int = 2, **kwargs):
+        super().__init__(**kwargs)
+
+
+class _Pops(_Base):
+    def __init__(self, **kwargs):
+        self.extra = kwargs.pop('extra', None)
+        super().__init__(**kwargs)
+
+
+def test_model_config_follows_only_forwarded_kwargs():
+    cfg = Config(dict(model=dict(type=_Forwards, depth=1, width=2, rate=1)))
+    check_model_config(cfg)
+    cfg.model.rate = 'half'
+    assert _config_error(cfg) == "model.rate: expected a number, got 'half'"
+    assert _config_error(cfg, **{'model.rate': 0.1, 'model.wdth': 3}) == (
+        "model.wdth: _Forwards takes no argument 'wdth'; did you mean "
+        "'width'?")
+    # keys taken out of **kwargs are unknowable: left to the constructor
+    check_model_config(Config(dict(model=dict(type=_Pops, extra=1, x=2))))
+
+
+def test_config_syntax_error_names_file_and_line(tmp_path):
+    base = str(tmp_path / 'base.py')
+    with open(base, 'w') as f:
+        f.write('model = dict(\n    type="HPM",,\n)\n')
+    top = str(tmp_path / 'top.py')
+    with open(top, 'w') as f:
+        f.write("_base_ = ['./base.py']\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(top)
+    assert str(err.value) == f'{base}:2: invalid syntax'
+    with pytest.raises(ConfigError) as err:
+        load_config(base)
+    assert str(err.value) == f'{base}:2: invalid syntax'
+
 
 def _bad_files(tmp_path) -> dict:
     good = str(tmp_path / 'good.pth')

@@ -9,6 +9,7 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 
+from hpm_mm.cli import ConfigError
 from hpm_mm.models import (HardPatchMasker, HPMHead, HPMTeacherEMA, HPMViT,
                            LossPredictionLoss)
 
@@ -117,8 +118,29 @@ CASES = {
         lambda: build_tiny_hpm(neck=None), ValueError,
         'HPM: neck and head are required'),
     'hpm neck size': (
-        lambda: build_tiny_hpm(neck=dict(num_patches=64)), ValueError,
-        'HPM: neck.num_patches 64 != backbone patches 16'),
+        lambda: build_tiny_hpm(neck=dict(num_patches=64)), ConfigError,
+        'model.neck.num_patches is 64 but model.backbone has 16 patches '
+        '(4x4)'),
+    'hpm neck width': (
+        lambda: build_tiny_hpm(backbone=dict(arch='deit-tiny')),
+        ConfigError,
+        'model.neck.embed_dim is 32 but model.backbone (arch deit-tiny) is '
+        '192 wide'),
+    'hpm neck width, arch dict': (
+        lambda: build_tiny_hpm(neck=dict(embed_dim=48)), ConfigError,
+        'model.neck.embed_dim is 48 but model.backbone is 32 wide'),
+    'hpm head patch size': (
+        lambda: build_tiny_hpm(head=dict(patch_size=16)), ConfigError,
+        'model.head.patch_size is 16 but model.backbone.patch_size is 8'),
+    'hpm neck patch size': (
+        lambda: build_tiny_hpm(neck=dict(patch_size=16)), ConfigError,
+        'model.neck gives 768 outputs per patch but model.head.patch_size '
+        '8 needs 192 (check model.neck.patch_size and predict_feature_dim)'),
+    'hpm neck feature width, pixel head': (
+        lambda: build_tiny_hpm(neck=dict(predict_feature_dim=32)),
+        ConfigError,
+        'model.neck gives 32 outputs per patch but model.head.patch_size '
+        '8 needs 192 (check model.neck.patch_size and predict_feature_dim)'),
     'hpm teacher_dtype': (
         lambda: build_tiny_hpm(teacher_dtype='fp8'), ValueError,
         "HPM: teacher_dtype must be None, 'bf16' or 'fp16', got 'fp8'"),

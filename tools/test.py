@@ -21,9 +21,10 @@ from mmengine.runner import Runner
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
 from hpm_mm.engine.hooks import CheckpointKeysHook, OutputWriteError
-from hpm_mm.cli import (add_safe_globals_hook, check_inputs,
-                           close_distributed, exit_on_input_error,
-                           init_cpu_distributed, setup_cpu_distributed)
+from hpm_mm.cli import (ConfigError, add_safe_globals_hook, check_inputs,
+                        check_model_config, close_distributed,
+                        exit_on_input_error, init_cpu_distributed,
+                        setup_cpu_distributed)
 from hpm_mm.cli.args import add_common_args, parse_common_args
 from hpm_mm.cli.config_loading import load_config
 
@@ -114,13 +115,15 @@ def main(argv: Optional[List[str]] = None) -> None:
         cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
             './work_dirs',
             osp.splitext(osp.basename(args.config))[0])
+        check_model_config(cfg)
         check_inputs(cfg, loaders=('test_dataloader', ), init_cfg=False)
         if args.show_dir:
             enable_visualization(cfg, args.show_dir)
         dumper = dump_predictions(cfg, args.out) \
             if args.out and args.out_item == 'pred' else None
     init_cpu_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg'))
-    runner = Runner.from_cfg(cfg)
+    with exit_on_input_error('test', (ConfigError, )):
+        runner = Runner.from_cfg(cfg)
     if not any(isinstance(h, CheckpointKeysHook) for h in runner.hooks):
         # mmengine loads load_from with strict=False: refuse a checkpoint
         # that does not fit the model instead of testing a half-loaded one

@@ -14,9 +14,9 @@ from mmengine.runner import Runner
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
 from hpm_mm.engine import OutputWriteError
-from hpm_mm.cli import (check_inputs, close_distributed,
-                           exit_on_input_error, init_cpu_distributed,
-                           setup_train_cfg)
+from hpm_mm.cli import (ConfigError, check_inputs, check_model_config,
+                        close_distributed, exit_on_input_error,
+                        init_cpu_distributed, setup_train_cfg)
 from hpm_mm.cli.args import add_common_args, parse_common_args
 from hpm_mm.cli.config_loading import load_config
 
@@ -65,9 +65,13 @@ def main() -> None:
             auto_scale_lr=args.auto_scale_lr,
             launcher=args.launcher,
             config_path=args.config)
+        check_model_config(cfg)
         check_inputs(cfg)
     init_cpu_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg'))
-    runner = Runner.from_cfg(cfg)
+    # Config entries that do not fit together (an encoder and a decoder of
+    # different widths) are found when the model is built.
+    with exit_on_input_error('train', (ConfigError, )):
+        runner = Runner.from_cfg(cfg)
     # A checkpoint that does not fit the model (load_from, resume, a
     # backbone's init_cfg) is refused before the first iteration; one that
     # cannot be written (disk full) stops training in one line.

@@ -1,9 +1,11 @@
 """What the command-line tools share: config loading, pre-flight checks,
 resume selection, train-config set-up and one-line error reporting."""
 from .args import exit_on_input_error
-from .config_checks import (ConfigError, DatasetError, check_checkpoint_paths,
+from ..errors import ConfigError
+from .config_checks import (DatasetError, check_checkpoint_paths,
                             check_dataset_paths, check_datasets_not_empty,
                             check_inputs)
+from .config_errors import check_model_config
 from .resume import find_resume_checkpoint
 from .train_cfg import (add_safe_globals_hook, close_distributed,
                         init_cpu_distributed, setup_cpu_distributed,
@@ -12,7 +14,7 @@ from .train_cfg import (add_safe_globals_hook, close_distributed,
 __all__ = [
     'ConfigError', 'DatasetError', 'add_safe_globals_hook',
     'check_checkpoint_paths', 'check_dataset_paths',
-    'check_datasets_not_empty', 'check_inputs', 'close_distributed',
-    'exit_on_input_error', 'find_resume_checkpoint', 'init_cpu_distributed',
-    'setup_cpu_distributed', 'setup_train_cfg'
+    'check_datasets_not_empty', 'check_inputs', 'check_model_config',
+    'close_distributed', 'exit_on_input_error', 'find_resume_checkpoint',
+    'init_cpu_distributed', 'setup_cpu_distributed', 'setup_train_cfg'
 ]

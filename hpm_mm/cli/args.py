@@ -8,7 +8,8 @@ from mmengine.config import DictAction
 
 from ..converters import CheckpointError
 from ..engine.hooks import OutputWriteError
-from .config_checks import ConfigError, DatasetError
+from ..errors import ConfigError
+from .config_checks import DatasetError
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:

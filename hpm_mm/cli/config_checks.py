@@ -12,6 +12,7 @@ from typing import Iterator, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 from ..converters import CheckpointError, check_checkpoint
+from ..errors import ConfigError
 from ..engine.hooks import check_writable_dir
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -21,10 +22,6 @@ _IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
 
 class DatasetError(ValueError):
     """A dataset that holds no usable sample; the message names the file."""
-
-
-class ConfigError(ValueError):
-    """A config entry that cannot work; the message names the key."""
 
 
 def _datasets(cfg: dict) -> Iterator[dict]:

@@ -1,13 +1,16 @@
-"""Load a config, turning a missing downstream library into one line."""
+"""Load a config, turning a syntax error or a missing downstream library
+into one line."""
 from mmengine.config import Config
 
 from ..downstream.requirements import SETUP_HINT
+from .config_errors import ConfigError, describe_syntax_error
 
 _DOWNSTREAM_LIBS = ('mmdet', 'mmseg', 'mmcv')
 
 
 def load_config(path: str) -> Config:
-    """``Config.fromfile``, failing in one line when a library is missing.
+    """``Config.fromfile``, failing in one line on a syntax error or when a
+    library is missing.
 
     A det/seg config on the pre-training stack fails inside mmengine,
     either on its ``mmdet::``/``mmseg::`` base (``mmdet is not installed``)
@@ -22,12 +25,16 @@ def load_config(path: str) -> Config:
         Config: The loaded config.
 
     Raises:
+        ConfigError: ``'<file>:<line>: <what is wrong>'`` when ``path`` or
+            one of its ``_base_`` files does not parse.
         SystemExit: ``'<path>: <what is missing>; <how to install it>'``
             when mmdet, mmseg or mmcv's ops are missing; other import
             errors propagate unchanged.
     """
     try:
         return Config.fromfile(path)
+    except SyntaxError as err:
+        raise ConfigError(describe_syntax_error(err, path)) from None
     except ImportError as err:
         first_lines = []
         cause = err

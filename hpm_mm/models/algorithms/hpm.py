@@ -8,6 +8,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
+from ...errors import ConfigError
 from ..heads import HPMFeatureHead
 from ..utils import float_drop_path_probs
 
@@ -88,10 +89,6 @@ class HPM(BaseSelfSupervisor):
             target_generator=target_generator,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
-        if self.neck.num_patches != self.backbone.num_patches:
-            raise ValueError(
-                f'HPM: neck.num_patches {self.neck.num_patches} != backbone '
-                f'patches {self.backbone.num_patches}')
         dtypes = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
         if teacher_dtype not in dtypes:
             raise ValueError("HPM: teacher_dtype must be None, 'bf16' or "
@@ -100,12 +97,48 @@ class HPM(BaseSelfSupervisor):
         # The patch grid and M are the backbone's; head and masker follow.
         L, M = self.backbone.num_patches, self.backbone.num_masked
         self.head = MODELS.build(dict(head, num_masked=M))
+        self._check_shapes(backbone.get('arch'))
         self._check_target()
         self.masker = MODELS.build(
             dict(masker, num_patches=L, num_masked=M))
         float_drop_path_probs(self)  # before the teacher copies them
         self.teacher = MODELS.build(
             dict(teacher, model=self.student_modules()))
+
+    def _check_shapes(self, arch) -> None:
+        """Encoder, decoder and head must agree on width and patch grid.
+
+        Raises:
+            ConfigError: Naming the config keys, e.g. ``model.neck.embed_dim
+                is 768 but model.backbone (arch deit-tiny) is 192 wide``.
+        """
+        width, dims = self.neck.decoder_embed.in_features, \
+            self.backbone.embed_dims
+        if width != dims:
+            arch = f' (arch {arch})' if isinstance(arch, str) else ''
+            raise ConfigError(f'model.neck.embed_dim is {width} but '
+                              f'model.backbone{arch} is {dims} wide')
+        grid = 'x'.join(map(str, self.backbone.patch_resolution))
+        if self.neck.num_patches != self.backbone.num_patches:
+            raise ConfigError(
+                f'model.neck.num_patches is {self.neck.num_patches} but '
+                f'model.backbone has {self.backbone.num_patches} patches '
+                f'({grid})')
+        if self.with_target_generator or isinstance(self.head,
+                                                    HPMFeatureHead):
+            return  # feature targets: see _check_target
+        patch = self.backbone.patch_embed.projection.kernel_size[0]
+        pixels = self.head.patch_size**2 * self.head.in_channels
+        if self.head.patch_size != patch:
+            raise ConfigError(f'model.head.patch_size is '
+                              f'{self.head.patch_size} but '
+                              f'model.backbone.patch_size is {patch}')
+        if self.neck.decoder_pred.out_features != pixels:
+            raise ConfigError(
+                f'model.neck gives {self.neck.decoder_pred.out_features} '
+                f'outputs per patch but model.head.patch_size {patch} needs '
+                f'{pixels} (check model.neck.patch_size and '
+                'predict_feature_dim)')
 
     def _check_target(self) -> None:
         """Head, decoder width and patch grid must fit the target."""

@@ -1,0 +1,241 @@
+"""Config mistakes, each reported in one line that names the key or line.
+
+* :func:`describe_syntax_error`: a config file (or one of its ``_base_``
+  files) that does not parse, as ``configs/x.py:12: invalid syntax``.
+* :func:`check_model_config`: every ``type=`` node under ``model`` against
+  the signature of the class it names, before anything is built: a key
+  the class does not take (with the closest valid name) and a non-numeric
+  string for a numeric argument.
+Both raise :class:`hpm_mm.errors.ConfigError`.
+"""
+import ast
+import difflib
+import inspect
+import os.path as osp
+import textwrap
+from types import TracebackType
+from typing import Dict, Iterator, Optional, Tuple
+
+from mmengine.config import Config
+
+from ..errors import ConfigError
+
+
+# ---- a config file that does not parse -----------------------------------
+
+def _config_file_of(tb: Optional[TracebackType]) -> Optional[str]:
+    """The file mmengine's ``Config`` was reading when ``tb`` was raised.
+
+    mmengine parses each config file (and each ``_base_`` file, in turn)
+    without passing its name to :func:`ast.parse`; the innermost frame of
+    ``mmengine/config/config.py`` holds it as ``filename``.
+    """
+    found = None
+    while tb is not None:
+        frame = tb.tb_frame
+        name = frame.f_locals.get('filename')
+        if frame.f_code.co_filename.endswith(
+                osp.join('mmengine', 'config', 'config.py')) and isinstance(
+                    name, str):
+            found = name
+        tb = tb.tb_next
+    return found
+
+
+def describe_syntax_error(err: SyntaxError, path: str) -> str:
+    """``FILE:LINE: MESSAGE`` of a config that does not parse.
+
+    Args:
+        err (SyntaxError): What ``Config.fromfile(path)`` raised.
+        path (str): The config file given to the tool.
+
+    Returns:
+        str: e.g. ``configs/x.py:12: '(' was never closed``; the file is
+        ``path`` or the ``_base_`` file with the mistake.
+    """
+    cause = err
+    while cause.lineno is None and isinstance(cause.__context__,
+                                              SyntaxError):
+        cause = cause.__context__  # mmengine's re-raise hides the line
+    name = cause.filename if cause.filename not in (None, '<unknown>') \
+        else _config_file_of(err.__traceback__)
+    if name is None or osp.abspath(name) == osp.abspath(path):
+        name = path
+    elif not osp.relpath(name).startswith('..'):
+        name = osp.relpath(name)  # a _base_ file under the working dir
+    else:
+        name = osp.normpath(name)
+    where = f'{name}:{cause.lineno}' if cause.lineno else name
+    return f'{where}: {" ".join(str(cause.msg).split())}'
+
+
+# ---- model entries against the signatures of their classes ---------------
+
+#: Keys mmengine's registry reads itself.
+_REGISTRY_KEYS = ('type', '_scope_')
+
+
+def _module_configs(node, where: str, scope: Optional[str]
+                    ) -> Iterator[Tuple[str, dict, Optional[str]]]:
+    """Yield ``(key, config, scope)`` of every ``type=`` dict under ``node``.
+
+    ``*_cfg``/``*_cfgs`` entries (``norm_cfg``, ``init_cfg``, mmdet's
+    ``train_cfg``, ...) are skipped: their builders pop keys of their own
+    (``requires_grad``) or use other registries.
+    """
+    if isinstance(node, dict):
+        scope = node.get('_scope_', scope)
+        if node.get('type') is not None:
+            yield where, node, scope
+        for key, val in node.items():
+            if key not in _REGISTRY_KEYS and not key.endswith(
+                    ('_cfg', '_cfgs')):
+                yield from _module_configs(val, f'{where}.{key}', scope)
+    elif isinstance(node, (list, tuple)):
+        for i, val in enumerate(node):
+            yield from _module_configs(val, f'{where}[{i}]', scope)
+
+
+def _registered_class(obj_type, scope: Optional[str]) -> Optional[type]:
+    """The class a model config's ``type`` names, or None if not found."""
+    if inspect.isclass(obj_type):
+        return obj_type
+    if not isinstance(obj_type, str):
+        return None
+    from mmengine.registry import MODELS
+    try:
+        with MODELS.switch_scope_and_registry(scope) as registry:
+            found = registry.get(obj_type)
+    except Exception:  # noqa: BLE001  (left to the Runner's build)
+        return None
+    return found if inspect.isclass(found) else None
+
+
+def _is_super_init(call: ast.Call) -> bool:
+    """``super().__init__(...)`` or ``super(Cls, self).__init__(...)``."""
+    func = call.func
+    return isinstance(func, ast.Attribute) and func.attr == '__init__' \
+        and isinstance(func.value, ast.Call) \
+        and isinstance(func.value.func, ast.Name) \
+        and func.value.func.id == 'super'
+
+
+def _forwards_kwargs_to_super(init, kwargs_name: str) -> bool:
+    """Whether ``init`` passes ``**kwargs_name`` to ``super().__init__``
+    and uses it nowhere else (no ``kwargs.pop('x')``)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    uses = forwarded = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == kwargs_name:
+            uses += 1
+        elif isinstance(node, ast.Call) and _is_super_init(node):
+            forwarded += sum(
+                kw.arg is None and isinstance(kw.value, ast.Name)
+                and kw.value.id == kwargs_name for kw in node.keywords)
+    return uses == 1 and forwarded == 1
+
+
+def _init_parameters(cls: type) -> Optional[Dict[str, inspect.Parameter]]:
+    """The keyword arguments ``cls(...)`` takes, or None if unknowable.
+
+    ``**kwargs`` that a class only forwards to ``super().__init__`` are
+    followed up the MRO (``HPMViT`` takes ``MAEViT``'s arguments); any other
+    ``**kwargs`` makes the set open (None).
+    """
+    params: Dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        if klass is object:
+            return None
+        try:
+            sig = inspect.signature(init)
+        except (TypeError, ValueError):
+            return None
+        var_kw = None
+        for param in list(sig.parameters.values())[1:]:  # without self
+            if param.kind == param.VAR_KEYWORD:
+                var_kw = param.name
+            elif param.kind in (param.POSITIONAL_OR_KEYWORD,
+                                param.KEYWORD_ONLY):
+                params.setdefault(param.name, param)
+        if var_kw is None:
+            return params
+        if not _forwards_kwargs_to_super(init, var_kw):
+            return None
+    return None
+
+
+_NUMBER_ANNOTATIONS = (int, float, Optional[int], Optional[float])
+
+
+def _expects_number(param: inspect.Parameter) -> bool:
+    """An ``int``/``float`` annotation, or no annotation and a float
+    default."""
+    ann = param.annotation
+    if ann is param.empty:
+        return type(param.default) is float
+    if isinstance(ann, str):
+        ann = ann.replace('typing.', '')
+        return ann in ('int', 'float', 'Optional[int]', 'Optional[float]')
+    return any(ann == t for t in _NUMBER_ANNOTATIONS)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_node(where: str, node: dict, cls: type,
+                params: Dict[str, inspect.Parameter]) -> None:
+    for key, val in node.items():
+        if key in _REGISTRY_KEYS:
+            continue
+        if key not in params:
+            close = difflib.get_close_matches(key, list(params), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ''
+            raise ConfigError(f"{where}.{key}: {cls.__name__} takes no "
+                              f"argument '{key}'{hint}")
+        if isinstance(val, str) and _expects_number(params[key]) \
+                and not _is_number(val):
+            raise ConfigError(
+                f'{where}.{key}: expected a number, got {val!r}')
+
+
+def check_model_config(cfg: Config) -> None:
+    """Check every module config under ``cfg.model`` before it is built.
+
+    Each ``type=`` node (the model, its backbone, neck, head, masker,
+    teacher, losses, target generator, and the modules of mmdet/mmseg
+    models) is compared with the ``__init__`` signature of the class it
+    names, resolved in ``cfg.default_scope`` as the Runner will. Classes
+    whose arguments cannot be known (open ``**kwargs``) and types that are
+    not found are left to the Runner.
+
+    Args:
+        cfg (Config): The config the Runner is about to be built from.
+
+    Raises:
+        ConfigError: ``model.masker.alpha_maxx: HardPatchMasker takes no
+            argument 'alpha_maxx'; did you mean 'alpha_max'?`` or
+            ``model.masker.alpha_max: expected a number, got 'abc'``.
+    """
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return
+    for where, node, scope in _module_configs(model, 'model',
+                                              cfg.get('default_scope')):
+        cls = _registered_class(node['type'], scope)
+        params = _init_parameters(cls) if cls is not None else None
+        if params is not None:
+            _check_node(where, node, cls, params)
+
+
+__all__ = ['ConfigError', 'check_model_config', 'describe_syntax_error']
