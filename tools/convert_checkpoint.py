@@ -138,12 +138,11 @@ def convert(args: argparse.Namespace) -> None:
         return
     if args.to == 'hpm':
         conv = released_to_hpm(obj, args.source)
-        reference, state, resizable = hpm_reference(conv.state), conv.state, ()
+        reference, prefix, resizable = hpm_reference(conv.state), '', ()
     else:
         conv = convert_encoder(obj, args.to, args.source, args.prefix)
         reference = encoder_reference(args.to, conv.state)
         prefix, resizable = TARGET_PREFIX[args.to], ('pos_embed', )
-        state = {prefix + k: v for k, v in conv.state.items()}
     check_fit(reference, conv.state, f'shape mismatch with the {args.to} '
               'model', allow_missing=('*', ), allow_unexpected=True,
               resizable=resizable)
@@ -156,6 +155,7 @@ def convert(args: argparse.Namespace) -> None:
     if args.to in STRICT:
         check_fit(reference, conv.state, 'the result would not load into '
                   f'{STRICT[args.to]} with strict=True')
+    state = {prefix + k: v for k, v in conv.state.items()}
     save_checkpoint(
         dict(state_dict=state, meta=_meta(args, obj, conv.source_format)),
         args.dst)
