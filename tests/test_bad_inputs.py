@@ -220,6 +220,15 @@ def test_read_checkpoint_refuses_code_without_advice(tmp_path):
     check_checkpoint(good)
 
 
+def test_read_checkpoint_names_a_failed_download(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))  # the download cache
+    url = 'http://127.0.0.1:9/nope.pth'  # the discard port: refused
+    with pytest.raises(CheckpointError) as err:
+        read_checkpoint(url)
+    assert str(err.value).startswith(f'cannot download {url}: ')
+    assert '\n' not in str(err.value)
+
+
 class _Foreign:
     pass
 

@@ -62,8 +62,14 @@ def read_checkpoint(path: str, mmap: bool = False) -> Dict[str, Any]:
                 f'(weights-only) loading refuses: {path}') from None
         raise CheckpointError(
             f'not a PyTorch checkpoint (or truncated): {path}') from None
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError,
-            IndexError, AttributeError, TypeError):
+    except OSError as err:
+        if '://' in path:  # the download failed
+            raise CheckpointError(f'cannot download {path}: '
+                                  f'{str(err).splitlines()[0]}') from None
+        raise CheckpointError(
+            f'not a PyTorch checkpoint (or truncated): {path}') from None
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError,
+            AttributeError, TypeError):
         raise CheckpointError(
             f'not a PyTorch checkpoint (or truncated): {path}') from None
     if not isinstance(obj, dict):
