@@ -19,7 +19,8 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
 from hpm_mm.converters import (CheckpointError, check_checkpoint,
-                               describe_state_dict_mismatch, read_checkpoint)
+                               describe_state_dict_mismatch, load_weights,
+                               read_checkpoint)
 from hpm_mm.datasets import read_image
 from hpm_mm.cli import (ConfigError, DatasetError, check_checkpoint_paths,
                         check_datasets_not_empty, check_model_config,
@@ -342,8 +343,35 @@ def test_read_checkpoint_refuses_code_without_advice(tmp_path):
     check_checkpoint(good)
 
 
+def test_read_checkpoint_names_a_failed_download(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))  # the download cache
+    url = 'http://127.0.0.1:9/nope.pth'  # the discard port: refused
+    with pytest.raises(CheckpointError) as err:
+        read_checkpoint(url)
+    assert str(err.value).startswith(f'cannot download {url}: ')
+    assert '\n' not in str(err.value)
+
+
 class _Foreign:
     pass
+
+
+def test_read_checkpoint_installs_its_allow_list(tmp_path, monkeypatch):
+    """An mmengine training checkpoint reads without anything allow-listed
+    beforehand (e.g. by an import)."""
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+    buf = HistoryBuffer()
+    buf.update(2.0)
+    path = str(tmp_path / 'epoch_1.pth')
+    torch.save({'state_dict': {'w': torch.zeros(1)},
+                'message_hub': {'log_scalars': {'train/loss': buf}},
+                'meta': {'seed': np.int64(3), 'lr': np.array([0.1])}}, path)
+    monkeypatch.setattr(torch._weights_only_unpickler,
+                        '_marked_safe_globals_set', set())
+    ckpt = read_checkpoint(path)
+    assert ckpt['message_hub']['log_scalars']['train/loss'].mean() == 2.0
+    assert ckpt['meta']['seed'] == 3
 
 
 def _vit_state(prefix: str, depth: int, width: int) -> dict:
@@ -379,6 +407,35 @@ def test_describe_mismatch_depth_and_width():
     assert text.endswith("likely cause: no key in common: the checkpoint is "
                          "in the 'released' format (tools/convert_checkpoint"
                          '.py converts it)')
+
+
+def test_load_weights_is_strict_but_for_the_allowed_keys():
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 3))
+    init = {k: v.clone() for k, v in net.state_dict().items()}
+    state = {'0.weight': torch.ones(2, 2), '0.bias': torch.ones(2),
+             'extra': torch.zeros(1)}
+    fit = 'w.pth does not fit Sequential: '
+    with pytest.raises(CheckpointError) as err:
+        load_weights(net, state, 'w.pth', allow_missing=('1.*', ))
+    assert str(err.value) == fit + ('0 keys missing, 1 unexpected (e.g. '
+                                    'extra), 0 with another shape')
+    with pytest.raises(CheckpointError) as err:
+        load_weights(net, state, 'w.pth', allow_unexpected=True)
+    assert str(err.value).startswith(fit + '2 keys missing (e.g. 1.weight, '
+                                     '1.bias), 1 unexpected')
+    wide = dict(state, **{'0.weight': torch.zeros(3, 2)})
+    with pytest.raises(CheckpointError) as err:
+        load_weights(net, wide, 'w.pth', ('1.*', ), allow_unexpected=True)
+    assert str(err.value).endswith('1 with another shape (e.g. 0.weight '
+                                   '(3, 2) vs (2, 2)); likely cause: width '
+                                   '3 in the checkpoint vs 2 in the model (0)')
+    assert torch.equal(net[0].weight, init['0.weight'])  # nothing loaded
+    found = load_weights(net, state, 'w.pth', ('1.*', ),
+                         allow_unexpected=True)
+    assert (found.missing, found.unexpected) == (['1.weight', '1.bias'],
+                                                 ['extra'])
+    assert torch.equal(net[0].weight, state['0.weight'])
+    assert torch.equal(net[1].weight, init['1.weight'])  # left at init
 
 
 def test_load_from_of_another_architecture_is_summarised(tiny_imagenet,

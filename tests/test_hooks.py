@@ -234,13 +234,13 @@ def test_checkpoint_keys_hook_names_missing_keys():
     assert 'checkpoint does not fit Sequential: 3 keys missing (e.g. ' \
         '0.bias, 1.weight, 1.bias), 1 unexpected (e.g. other)' in msg
     assert 'tools/convert_checkpoint.py' in msg
-    # allowed prefixes are not required
-    hook = CheckpointKeysHook(allow_missing=('0.bias', '1.'))
+    # allowed keys (fnmatch patterns) are not required
+    hook = CheckpointKeysHook(allow_missing=('0.bias', '1.*'))
     hook.after_load_checkpoint(checkpoint_runner(model),
                                dict(state_dict=state))
     only_bias = r'1 keys missing \(e.g. 0.bias\), 0 unexpected'
     with pytest.raises(CheckpointError, match=only_bias):
-        CheckpointKeysHook(allow_missing=('1.', )).after_load_checkpoint(
+        CheckpointKeysHook(allow_missing=('1.*', )).after_load_checkpoint(
             checkpoint_runner(model), {'0.weight': torch.zeros(2, 2)})
 
 

@@ -224,7 +224,8 @@ def test_encoder_needs_a_head_count_and_whole_weights(tiny_hpm, tmp_path):
     state = torch.load(path, weights_only=False)['state_dict']
     del state['backbone.ln1.weight']
     torch.save(dict(state_dict=state), path)
-    with pytest.raises(CheckpointError, match='missing ln1.weight'):
+    with pytest.raises(CheckpointError, match=r'does not fit VisionTransformer'
+                       r': 1 keys missing \(e\.g\. ln1\.weight\)'):
         build_encoder(path, num_heads=2)
 
 

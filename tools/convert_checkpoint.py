@@ -24,16 +24,14 @@ import os.path as osp
 import sys
 from typing import Any, List, Optional
 
-import hpm_mm  # noqa: F401  (allow-lists mmengine checkpoint types)
-from hpm_mm.converters import (TARGET_PREFIX, CheckpointError,
-                               convert_encoder, hpm_to_released,
-                               read_checkpoint, released_to_hpm,
-                               save_checkpoint, split_checkpoint,
-                               summarize_keys)
+from hpm_mm.converters import (TARGET_PREFIX, CheckpointError, check_fit,
+                               compare_state_dicts, convert_encoder,
+                               hpm_to_released, read_checkpoint,
+                               released_to_hpm, save_checkpoint,
+                               split_checkpoint, summarize_keys)
 from hpm_mm.converters.clip import clip_reference, clip_visual, \
     infer_clip_arch
-from hpm_mm.converters.validate import (compare, encoder_reference,
-                                        hpm_reference)
+from hpm_mm.converters.validate import encoder_reference, hpm_reference
 
 DESCRIPTION = """\
 Convert an HPM checkpoint. The input format is detected:
@@ -140,26 +138,24 @@ def convert(args: argparse.Namespace) -> None:
         return
     if args.to == 'hpm':
         conv = released_to_hpm(obj, args.source)
-        missing, unexpected = compare(conv.state, hpm_reference(conv.state))
-        state = conv.state
+        reference, prefix, resizable = hpm_reference(conv.state), '', ()
     else:
         conv = convert_encoder(obj, args.to, args.source, args.prefix)
-        missing, unexpected = compare(
-            conv.state,
-            encoder_reference(args.to, conv.state),
-            resizable=('pos_embed', ))
-        prefix = TARGET_PREFIX[args.to]
-        state = {prefix + k: v for k, v in conv.state.items()}
-
+        reference = encoder_reference(args.to, conv.state)
+        prefix, resizable = TARGET_PREFIX[args.to], ('pos_embed', )
+    check_fit(reference, conv.state, f'shape mismatch with the {args.to} '
+              'model', allow_missing=('*', ), allow_unexpected=True,
+              resizable=resizable)
+    found = compare_state_dicts(reference, conv.state)
     print(f'input: {args.src} (format {conv.source_format}; '
           f'{"; ".join(conv.notes) or "-"})')
     _print('input keys not converted', conv.unknown)
-    _print(f'missing for the {args.to} model (left at init)', missing)
-    _print(f'unexpected for the {args.to} model (ignored)', unexpected)
-    if args.to in STRICT and (missing or unexpected):
-        raise CheckpointError(f'the result would not load into '
-                              f'{STRICT[args.to]} with strict=True: ' +
-                              summarize_keys(missing + unexpected))
+    _print(f'missing for the {args.to} model (left at init)', found.missing)
+    _print(f'unexpected for the {args.to} model (ignored)', found.unexpected)
+    if args.to in STRICT:
+        check_fit(reference, conv.state, 'the result would not load into '
+                  f'{STRICT[args.to]} with strict=True')
+    state = {prefix + k: v for k, v in conv.state.items()}
     save_checkpoint(
         dict(state_dict=state, meta=_meta(args, obj, conv.source_format)),
         args.dst)
@@ -172,12 +168,10 @@ def convert_clip(args: argparse.Namespace) -> None:
         raise CheckpointError('--prefix and --source do not apply to '
                               '--to clip-target')
     conv = clip_visual(args.src)
-    missing, unexpected = compare(conv.state, clip_reference(conv.state))
     print(f'input: {args.src} (format {conv.source_format}; '
           f'{"; ".join(conv.notes) or "-"})')
-    if missing or unexpected:
-        raise CheckpointError('the visual tower does not fit CLIP\'s: ' +
-                              summarize_keys(missing + unexpected))
+    check_fit(clip_reference(conv.state), conv.state,
+              "the visual tower does not fit CLIP's")
     save_checkpoint(
         dict(state_dict=conv.state,
              meta=_meta(args, {}, conv.source_format)), args.dst)
@@ -193,10 +187,7 @@ def _to_released(args: argparse.Namespace, obj: Any) -> None:
     """hpm -> the authors' ``state_dict`` + ``ema_state_dict``."""
     student, teacher = hpm_to_released(obj)
     state, _ = split_checkpoint(obj)
-    missing, unexpected = compare(state, hpm_reference(state))
-    if missing or unexpected:
-        raise CheckpointError('not a complete HPM checkpoint: ' +
-                              summarize_keys(missing + unexpected))
+    check_fit(hpm_reference(state), state, 'not a complete HPM checkpoint')
     print(f'input: {args.src} (format {student.source_format}; '
           f'{"; ".join(student.notes)})')
     _print('input keys not converted', student.unknown)

@@ -11,7 +11,7 @@ from mmpretrain.apis import ModelHub, get_model
 from mmpretrain.apis.base import BaseInferencer
 from PIL import Image
 
-from hpm_mm.converters import load_model_weights
+from hpm_mm.converters import load_weights, read_state_dict
 from hpm_mm.datasets import read_image
 from hpm_mm.models import HPM
 from hpm_mm.models.maskers import top_ranked
@@ -120,8 +120,7 @@ class HardPatchInferencer(BaseInferencer):
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(
                 f'checkpoint file not found: {checkpoint}')
-        # weights_only; one-line errors that summarise any key mismatch
-        load_model_weights(model, checkpoint)
+        load_weights(model, read_state_dict(checkpoint), checkpoint)
 
     def _init_pipeline(self, cfg: Optional[Config]) -> Callable:
         """Image file or BGR array -> RGB crop of the model's input size."""

@@ -6,26 +6,18 @@ import re
 from typing import List, Optional
 
 from mmengine.logging import print_log
+from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from ..converters import CheckpointError, check_checkpoint
 
 _NUMBERED = re.compile(r'(?:epoch|iter)_(\d+)\.pth')
 
 
-def _last_checkpoint(work_dir: str) -> Optional[str]:
-    """The path mmengine's ``CheckpointHook`` recorded as the latest."""
-    record = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(record):
-        return None
-    with open(record) as f:
-        path = f.read().strip()
-    return path or None
-
-
 def resume_candidates(work_dir: str) -> List[str]:
     """Checkpoints of ``work_dir``, newest first.
 
-    The one named in ``last_checkpoint`` comes first, then every
+    The one ``CheckpointHook`` recorded in ``last_checkpoint`` (mmengine's
+    ``find_latest_checkpoint``) comes first, then every
     ``epoch_N.pth``/``iter_N.pth`` by decreasing N (then modification time).
     """
     numbered = {}
@@ -34,8 +26,8 @@ def resume_candidates(work_dir: str) -> List[str]:
         if match:  # not best_*.pth: those are kept for their metric
             numbered[path] = (int(match.group(1)), osp.getmtime(path))
     found = sorted(numbered, key=numbered.get, reverse=True)
-    last = _last_checkpoint(work_dir)
-    if last is not None:
+    last = find_latest_checkpoint(work_dir)
+    if last:
         same = [p for p in found if osp.samefile(p, last)] if osp.isfile(
             last) else []
         found = [last] + [p for p in found if p not in same]

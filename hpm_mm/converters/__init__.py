@@ -1,25 +1,26 @@
-"""Checkpoint conversion: released HPM <-> hpm_mm <-> downstream backbones.
+"""Checkpoints: reading, fitting to a model, and converting between formats.
 
-Pure functions on state dicts (no model is built here, except by
-:mod:`.validate`, which imports the OpenMMLab libraries lazily).
+:func:`read_checkpoint` is the one reader and :func:`load_weights` (or
+:func:`check_fit` after mmengine has loaded) the one way a state dict is
+fitted to a model; the converters are pure functions on state dicts (no
+model is built here, except by :mod:`.validate` and :mod:`.clip`, which
+import the OpenMMLab libraries lazily).
 """
+from .checkpoint import (CheckpointError, check_checkpoint, read_checkpoint,
+                         read_state_dict, save_checkpoint, split_checkpoint,
+                         strip_prefix)
 from .encoder import (TARGET_PREFIX, TARGETS, convert_encoder, encoder_to,
                       extract_encoder)
-from .errors import CheckpointError
-from .formats import FORMATS, detect_format, split_checkpoint, strip_prefix
-from .io import (check_checkpoint, load_checkpoint, load_model_weights,
-                 read_checkpoint, save_checkpoint)
-from .keymaps import hpm_to_released_key, released_to_hpm_key
+from .fit import (Mismatch, check_fit, compare_state_dicts,
+                  describe_state_dict_mismatch, load_weights, summarize_keys)
+from .formats import FORMATS, detect_format
 from .released import Conversion, hpm_to_released, released_to_hpm
-from .report import (Mismatch, compare_state_dicts,
-                     describe_state_dict_mismatch, summarize_keys)
 
 __all__ = [
     'CheckpointError', 'Conversion', 'FORMATS', 'Mismatch', 'TARGETS',
-    'TARGET_PREFIX', 'check_checkpoint', 'compare_state_dicts',
+    'TARGET_PREFIX', 'check_checkpoint', 'check_fit', 'compare_state_dicts',
     'convert_encoder', 'describe_state_dict_mismatch', 'detect_format',
-    'encoder_to', 'extract_encoder', 'hpm_to_released', 'hpm_to_released_key',
-    'load_checkpoint', 'load_model_weights', 'read_checkpoint',
-    'released_to_hpm', 'released_to_hpm_key', 'save_checkpoint',
-    'split_checkpoint', 'strip_prefix', 'summarize_keys'
+    'encoder_to', 'extract_encoder', 'hpm_to_released', 'load_weights',
+    'read_checkpoint', 'read_state_dict', 'released_to_hpm',
+    'save_checkpoint', 'split_checkpoint', 'strip_prefix', 'summarize_keys'
 ]

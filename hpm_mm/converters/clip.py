@@ -13,9 +13,8 @@ from typing import Dict
 
 import torch
 
-from .errors import CheckpointError
-from .formats import StateDict
-from .io import load_checkpoint
+from .checkpoint import (CheckpointError, StateDict, read_state_dict,
+                         take_prefix)
 from .released import Conversion
 
 
@@ -25,19 +24,6 @@ def is_torchscript(path: str) -> bool:
         return False
     with zipfile.ZipFile(path) as zf:
         return any(n.endswith('/constants.pkl') for n in zf.namelist())
-
-
-def _tensors(obj) -> StateDict:
-    if isinstance(obj, dict):
-        for key in ('state_dict', 'model'):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict):
-        raise CheckpointError('unknown checkpoint format: expected a dict, '
-                              f'got {type(obj).__name__}')
-    return {(k[7:] if k.startswith('module.') else k): v
-            for k, v in obj.items() if isinstance(v, torch.Tensor)}
 
 
 def clip_visual(path: str) -> Conversion:
@@ -65,11 +51,10 @@ def clip_visual(path: str) -> Conversion:
                                   f'{str(err).splitlines()[0]}') from err
     else:
         fmt = 'clip-state-dict'
-        state = _tensors(load_checkpoint(path))
+        state = read_state_dict(path)
     notes = []
     if any(k.startswith('visual.') for k in state):
-        visual = {k[7:]: v for k, v in state.items()
-                  if k.startswith('visual.')}
+        visual = take_prefix(state, 'visual.')
         notes.append(f'{len(state) - len(visual)} non-visual (text tower) '
                      'tensors left out')
     else:

@@ -22,11 +22,12 @@ mmseg's ``MAE`` backbone loads the checkpoint's bare keys (it ignores
 ``state_dict`` entry of the file as it is.
 """
 import math
+from dataclasses import replace
 from typing import Any, Optional
 
-from .errors import CheckpointError
+from .checkpoint import CheckpointError, split_checkpoint, take_prefix
 from .formats import (HPM, MMDET, MMPRETRAIN, RELEASED, VIT, VITDET,
-                      StateDict, detect_format, split_checkpoint)
+                      detect_format)
 from .keymaps import ENCODER, rename
 from .released import Conversion, check_source
 
@@ -36,11 +37,6 @@ TARGET_PREFIX = dict(
     mmpretrain='backbone.', mmdet='backbone.', mmseg='', timm='')
 
 _HPM_PREFIX = dict(student='backbone.', teacher='teacher.module.backbone.')
-
-
-def _take(state: StateDict, prefix: str) -> StateDict:
-    n = len(prefix)
-    return {k[n:]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def extract_encoder(obj: Any,
@@ -69,7 +65,7 @@ def extract_encoder(obj: Any,
     check_source(source)
     main, ema = split_checkpoint(obj)
     if prefix:
-        state = _take(main, prefix)
+        state = take_prefix(main, prefix)
         if not state:
             raise CheckpointError(f'no key starts with prefix {prefix!r} '
                                   f'(first keys: {", ".join(list(main)[:5])})')
@@ -91,7 +87,7 @@ def extract_encoder(obj: Any,
         return Conversion(enc, fmt, unknown,
                           [f'encoder from the released {source}'])
     if fmt == HPM:
-        state = _take(main, _HPM_PREFIX[source])
+        state = take_prefix(main, _HPM_PREFIX[source])
         if not state:
             raise CheckpointError(
                 f'no {source} encoder ({_HPM_PREFIX[source]}*) in the '
@@ -101,7 +97,7 @@ def extract_encoder(obj: Any,
         raise CheckpointError(f"source='teacher' needs a released or hpm "
                               f'pretraining checkpoint, got format {fmt!r}')
     if fmt in (MMPRETRAIN, MMDET):
-        return Conversion(_take(main, 'backbone.'), fmt)
+        return Conversion(take_prefix(main, 'backbone.'), fmt)
     return Conversion(dict(main), fmt)
 
 
@@ -135,34 +131,26 @@ def encoder_to(target: str, enc: Conversion) -> Conversion:
     if target not in TARGETS:
         raise CheckpointError(
             f'unknown target {target!r}; choose from {", ".join(TARGETS)}')
-    kind = detect_format(enc.state)
-    if kind == VITDET:
+    if detect_format(enc.state) == VITDET:
         if target != 'mmdet':
             raise CheckpointError(
                 f'ViTDet weights (no cls token) cannot be converted to '
                 f'{target}; convert the pretraining checkpoint instead')
-        return Conversion(dict(enc.state), enc.source_format,
-                          list(enc.unknown), list(enc.notes))
+        return enc
     if target == 'timm':
         state, dropped = rename(enc.state, ENCODER.left)
-        return Conversion(state, enc.source_format,
-                          list(enc.unknown) + dropped, list(enc.notes))
+        return replace(enc, state=state, unknown=enc.unknown + dropped)
     if target != 'mmdet':
-        return Conversion(dict(enc.state), enc.source_format,
-                          list(enc.unknown), list(enc.notes))
-    state, dropped = {}, []
-    for key, val in enc.state.items():
-        if key == 'pos_embed':
-            state[key] = _patch_pos_embed(val)
-        elif key == 'cls_token' or key.startswith('ln1.'):
-            dropped.append(key)
-        else:
-            state[key] = val
-    notes = list(enc.notes) + [
-        'pos_embed: cls position dropped, patch grid kept; ViTDet '
-        'interpolates it to the input grid']
-    return Conversion(state, enc.source_format,
-                      list(enc.unknown) + dropped, notes)
+        return enc
+    state = {k: v for k, v in enc.state.items()
+             if k != 'cls_token' and not k.startswith('ln1.')}
+    if 'pos_embed' in state:
+        state['pos_embed'] = _patch_pos_embed(state['pos_embed'])
+    return replace(
+        enc, state=state,
+        unknown=enc.unknown + [k for k in enc.state if k not in state],
+        notes=enc.notes + ['pos_embed: cls position dropped, patch grid '
+                           'kept; ViTDet interpolates it to the input grid'])
 
 
 def convert_encoder(obj: Any,

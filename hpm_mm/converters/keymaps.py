@@ -85,31 +85,12 @@ class KeyMap:
         return self._apply(self._to_left, key)
 
 
+#: Released encoder names <-> mmpretrain ``VisionTransformer`` names.
 ENCODER = KeyMap(ENCODER_PAIRS)
-DECODER = KeyMap(DECODER_PAIRS)
-
-
-def released_to_hpm_key(key: str) -> Optional[str]:
-    """Map one released key (no ``module.``) to its HPM student key.
-
-    Returns:
-        str | None: ``backbone.*`` or ``neck.*``; None for unknown keys.
-    """
-    name = ENCODER.right(key)
-    if name is not None:
-        return 'backbone.' + name
-    name = DECODER.right(key)
-    return None if name is None else 'neck.' + name
-
-
-def hpm_to_released_key(key: str) -> Optional[str]:
-    """Map one HPM student key (``backbone.*``/``neck.*``) to timm names."""
-    part, _, rest = key.partition('.')
-    if part == 'backbone':
-        return ENCODER.left(rest)
-    if part == 'neck':
-        return DECODER.left(rest)
-    return None
+#: Released (student) names <-> :class:`HPM` student names
+#: (``backbone.*``, ``neck.*``).
+STUDENT = KeyMap([(a, 'backbone.' + b) for a, b in ENCODER_PAIRS] +
+                 [(a, 'neck.' + b) for a, b in DECODER_PAIRS])
 
 
 def rename(state: Dict, fn) -> Tuple[Dict, list]:

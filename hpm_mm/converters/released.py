@@ -4,10 +4,11 @@ from typing import Any, List, Tuple
 
 import torch
 
-from .errors import CheckpointError
-from .formats import (HPM, RELEASED, StateDict, detect_format,
-                      split_checkpoint)
-from .keymaps import hpm_to_released_key, released_to_hpm_key, rename
+from .checkpoint import (CheckpointError, StateDict, split_checkpoint,
+                         take_prefix)
+from .fit import compare_state_dicts, summarize_keys
+from .formats import HPM, RELEASED, detect_format
+from .keymaps import STUDENT, rename
 
 SOURCES = ('student', 'teacher')
 
@@ -36,12 +37,11 @@ def check_source(source: str) -> None:
 
 
 def _same_shapes(a: StateDict, b: StateDict, what: str) -> None:
-    bad = sorted(k for k in a.keys() & b.keys() if a[k].shape != b[k].shape)
-    only = sorted(a.keys() ^ b.keys())
-    if bad or only:
-        names = ', '.join((bad + only)[:6])
-        raise CheckpointError(f'{what} differ in shape or keys: {names}'
-                              f'{" ..." if len(bad) + len(only) > 6 else ""}')
+    mm = compare_state_dicts(a, b)
+    if mm:
+        raise CheckpointError(f'{what} differ in shape or keys: ' +
+                              summarize_keys(mm.mis_shaped + mm.missing +
+                                             mm.unexpected))
 
 
 def released_to_hpm(obj: Any, source: str = 'student') -> Conversion:
@@ -96,8 +96,8 @@ def released_to_hpm(obj: Any, source: str = 'student') -> Conversion:
     if ema is not None:
         _same_shapes(main, ema, 'state_dict and ema_state_dict')
 
-    student, unknown = rename(student_src, released_to_hpm_key)
-    teacher, unknown_t = rename(teacher_src, released_to_hpm_key)
+    student, unknown = rename(student_src, STUDENT.right)
+    teacher, unknown_t = rename(teacher_src, STUDENT.right)
     state = dict(student)
     state.update({f'teacher.module.{k}': v for k, v in teacher.items()})
     state['teacher.steps'] = torch.tensor(0, dtype=torch.long)
@@ -136,20 +136,14 @@ def hpm_to_released(obj: Any) -> Tuple[Conversion, Conversion]:
     if fmt != HPM:
         raise CheckpointError(f'expected an hpm_mm pretraining checkpoint '
                               f'(backbone.*, neck.*), got format {fmt!r}')
-    teacher_src = {
-        k[len(_TEACHER):]: v
-        for k, v in main.items() if k.startswith(_TEACHER)
-    }
+    teacher_src = take_prefix(main, _TEACHER)
     if not teacher_src:
         raise CheckpointError('no teacher (teacher.module.*) in the hpm '
                               'checkpoint')
-    student_src = {
-        k: v
-        for k, v in main.items()
-        if k.startswith(('backbone.', 'neck.'))
-    }
-    student, bad = rename(student_src, hpm_to_released_key)
-    teacher, bad_t = rename(teacher_src, hpm_to_released_key)
+    student_src = {k: v for k, v in main.items()
+                   if k.startswith(('backbone.', 'neck.'))}
+    student, bad = rename(student_src, STUDENT.left)
+    teacher, bad_t = rename(teacher_src, STUDENT.left)
     if bad or bad_t:
         names = sorted(set(bad) | {_TEACHER + k for k in bad_t})
         raise CheckpointError('no released name for: ' + ', '.join(names[:6])

@@ -9,12 +9,11 @@ used.
 """
 import math
 import re
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict
 
 import torch
 
-from .errors import CheckpointError
-from .formats import StateDict
+from .checkpoint import CheckpointError, StateDict, take_prefix
 from .keymaps import ENCODER, rename
 
 Shapes = Dict[str, torch.Size]
@@ -74,43 +73,31 @@ def _vit_arch(a: dict) -> dict:
                               'feedforward_channels')}
 
 
-def _shapes(model: torch.nn.Module, prefix: str = '') -> Shapes:
-    return {prefix + k: v.shape for k, v in model.state_dict().items()}
+def _shapes(model: torch.nn.Module) -> Shapes:
+    return {k: v.shape for k, v in model.state_dict().items()}
 
 
 def hpm_reference(state: StateDict) -> Shapes:
     """State-dict shapes of the :class:`HPM` model these weights fit."""
     from mmpretrain.registry import MODELS
     import hpm_mm.models  # noqa: F401  (registration)
-    enc = {k[9:]: v for k, v in state.items() if k.startswith('backbone.')}
-    a = infer_vit_arch(enc)
-    embed = _need(state, 'neck.decoder_embed.weight', 'decoder width')
-    dec_dims = int(embed.shape[0])
-    depth = _depth(state, 'neck.decoder_blocks.')
+    a = infer_vit_arch(take_prefix(state, 'backbone.'))
+    dims = int(_need(state, 'neck.decoder_embed.weight', 'decoder width')
+               .shape[0])
     fc1 = _need(state, 'neck.decoder_blocks.0.ffn.layers.0.0.weight',
                 'decoder MLP width')
+    patch, chans = a['patch_size'], a['in_channels']
     cfg = dict(
         type='HPM',
-        backbone=dict(
-            type='HPMViT',
-            arch=_vit_arch(a),
-            img_size=a['img_size'],
-            patch_size=a['patch_size'],
-            patch_cfg=dict(in_channels=a['in_channels'])),
-        neck=dict(
-            type='HPMDecoder',
-            num_patches=a['grid'][0] * a['grid'][1],
-            patch_size=a['patch_size'],
-            in_chans=a['in_channels'],
-            embed_dim=a['embed_dims'],
-            decoder_embed_dim=dec_dims,
-            decoder_depth=depth,
-            decoder_num_heads=1,
-            mlp_ratio=fc1.shape[0] / dec_dims),
-        head=dict(
-            type='HPMHead',
-            patch_size=a['patch_size'],
-            in_channels=a['in_channels']))
+        backbone=dict(type='HPMViT', arch=_vit_arch(a), patch_size=patch,
+                      img_size=a['img_size'],
+                      patch_cfg=dict(in_channels=chans)),
+        neck=dict(type='HPMDecoder', num_patches=a['grid'][0] * a['grid'][1],
+                  patch_size=patch, in_chans=chans,
+                  embed_dim=a['embed_dims'], decoder_embed_dim=dims,
+                  decoder_depth=_depth(state, 'neck.decoder_blocks.'),
+                  decoder_num_heads=1, mlp_ratio=fc1.shape[0] / dims),
+        head=dict(type='HPMHead', patch_size=patch, in_channels=chans))
     with torch.device('meta'):
         return _shapes(MODELS.build(cfg))
 
@@ -140,77 +127,27 @@ def encoder_reference(target: str, enc: StateDict) -> Shapes:
         ref = encoder_reference('mmpretrain', vit)
         return {ENCODER.left(k): v for k, v in ref.items()}
     a = infer_vit_arch(enc)
+    common = dict(img_size=a['img_size'], patch_size=a['patch_size'],
+                  in_channels=a['in_channels'])
     if target == 'mmpretrain':
         from mmpretrain.models import VisionTransformer
         with torch.device('meta'):
-            return _shapes(
-                VisionTransformer(
-                    arch=_vit_arch(a),
-                    img_size=a['img_size'],
-                    patch_size=a['patch_size'],
-                    in_channels=a['in_channels'],
-                    final_norm=True))
+            return _shapes(VisionTransformer(arch=_vit_arch(a),
+                                             final_norm=True, **common))
     if target == 'mmdet':
         from hpm_mm.downstream.det import ViTDet
         with torch.device('meta'):
-            return _shapes(
-                ViTDet(
-                    arch=dict(_vit_arch(a), global_attn_indexes=()),
-                    img_size=a['img_size'],
-                    pretrain_img_size=a['img_size'],
-                    patch_size=a['patch_size'],
-                    in_channels=a['in_channels']))
+            return _shapes(ViTDet(
+                arch=dict(_vit_arch(a), global_attn_indexes=()),
+                pretrain_img_size=a['img_size'], **common))
     if target == 'mmseg':
         import hpm_mm.downstream.seg  # noqa: F401  (one-line error w/o mmseg)
         from mmseg.models.backbones import MAE
 
         # mmseg's MAE calls .item() while building: not on 'meta'.
         ratio = a['feedforward_channels'] / a['embed_dims']
-        return _shapes(
-            MAE(img_size=a['img_size'],
-                patch_size=a['patch_size'],
-                in_channels=a['in_channels'],
-                embed_dims=a['embed_dims'],
-                num_layers=a['num_layers'],
-                num_heads=1,
-                mlp_ratio=int(ratio) if ratio.is_integer() else ratio,
-                norm_cfg=dict(type='LN', eps=1e-6),
-                init_values=1.0))
+        return _shapes(MAE(
+            embed_dims=a['embed_dims'], num_layers=a['num_layers'],
+            num_heads=1, mlp_ratio=int(ratio) if ratio.is_integer() else ratio,
+            norm_cfg=dict(type='LN', eps=1e-6), init_values=1.0, **common))
     raise CheckpointError(f'unknown target {target!r}')
-
-
-def compare(state: StateDict,
-            reference: Shapes,
-            resizable: Sequence[str] = ()) -> Tuple[List[str], List[str]]:
-    """Compare a state dict with reference shapes.
-
-    Args:
-        state (dict): Converted weights.
-        reference (dict): Key -> shape of the model that will load them.
-        resizable (Sequence[str]): Keys whose grid may differ (the loader
-            interpolates them); their rank and channel count must match.
-
-    Returns:
-        tuple[list[str], list[str]]: Missing keys (in the model, not in the
-        weights) and unexpected keys (in the weights, not in the model).
-
-    Raises:
-        CheckpointError: A shared key differs in shape; the message names
-            the keys.
-    """
-    bad = []
-    for key in state.keys() & reference.keys():
-        got, want = tuple(state[key].shape), tuple(reference[key])
-        if got == want:
-            continue
-        if key in resizable and len(got) == len(want) and \
-                got[-1] == want[-1]:
-            continue
-        bad.append(f'{key} {got} vs model {want}')
-    if bad:
-        bad.sort()
-        raise CheckpointError(f'shape mismatch: {"; ".join(bad[:4])}'
-                              f'{" ..." if len(bad) > 4 else ""}')
-    missing = [k for k in reference if k not in state]
-    unexpected = [k for k in state if k not in reference]
-    return missing, unexpected

@@ -1,12 +1,11 @@
 """Checked loading of a pretrained HPM encoder into a downstream backbone."""
-import fnmatch
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from ..converters import (CheckpointError, convert_encoder, read_checkpoint,
-                          summarize_keys)
+from ..converters import (CheckpointError, convert_encoder, load_weights,
+                          read_checkpoint, summarize_keys)
 
 _INIT_KEYS = {'type', 'checkpoint', 'prefix', 'source', 'map_location'}
 
@@ -14,10 +13,6 @@ _INIT_KEYS = {'type', 'checkpoint', 'prefix', 'source', 'map_location'}
 def is_pretrained(init_cfg) -> bool:
     """Whether ``init_cfg`` asks for pretrained weights."""
     return isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained'
-
-
-def _matches(key: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(key, p) for p in patterns)
 
 
 def load_pretrained(module: nn.Module,
@@ -71,31 +66,13 @@ def load_pretrained(module: nn.Module,
     if prepare is not None:
         state = prepare(state)
 
-    own = module.state_dict()
-    bad = [
-        f'{k} {tuple(v.shape)} vs {tuple(own[k].shape)}'
-        for k, v in state.items() if k in own and v.shape != own[k].shape
-    ]
-    if bad:
-        raise CheckpointError(f'{name}: shape mismatch loading {path}: '
-                              f'{"; ".join(bad[:4])}'
-                              f'{" ..." if len(bad) > 4 else ""}')
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    loaded = {k: v for k, v in state.items() if k in own}
-    not_allowed = [k for k in missing if not _matches(k, allowed_missing)]
+    found = load_weights(module, state, path, allowed_missing,
+                         allow_unexpected=True)
+    missing, unexpected = found.missing, found.unexpected + conv.unknown
     print_log(
-        f'{name}: {len(loaded)} tensors from {path} '
+        f'{name}: {len(state) - len(found.unexpected)} tensors from {path} '
         f'(format {conv.source_format}; {"; ".join(conv.notes) or "-"}); '
         f'missing, left at init: {summarize_keys(missing) or "none"}; '
-        f'unexpected, ignored: '
-        f'{summarize_keys(unexpected + conv.unknown) or "none"}',
+        f'unexpected, ignored: {summarize_keys(unexpected) or "none"}',
         logger='current')
-    if not loaded:
-        raise CheckpointError(f'{name}: no parameter of {path} matches')
-    if not_allowed:
-        raise CheckpointError(f'{name}: {path} lacks encoder weights: '
-                              f'{summarize_keys(not_allowed)}')
-    # every key of `loaded` exists in `module`; the missing ones are allowed
-    module.load_state_dict(loaded, strict=False)
-    return dict(missing=missing, unexpected=unexpected + conv.unknown)
+    return dict(missing=missing, unexpected=unexpected)

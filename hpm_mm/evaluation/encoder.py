@@ -13,8 +13,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmpretrain.models import VisionTransformer
 
-from ..converters import (CheckpointError, extract_encoder, load_checkpoint,
-                          summarize_keys)
+from ..converters import (CheckpointError, extract_encoder, load_weights,
+                          read_checkpoint, summarize_keys)
 from ..converters.validate import infer_vit_arch
 
 _ARCH_KEYS = ('embed_dims', 'num_layers', 'feedforward_channels')
@@ -83,7 +83,7 @@ def build_encoder(checkpoint: str,
             weights, shapes that disagree with ``config_arch``, or an
             unknown head count.
     """
-    conv = extract_encoder(load_checkpoint(checkpoint), source=source)
+    conv = extract_encoder(read_checkpoint(checkpoint), source=source)
     arch = infer_vit_arch(conv.state)
     shape = {k: arch[k] for k in _ARCH_KEYS}
     if config_arch is not None:
@@ -110,26 +110,13 @@ def build_encoder(checkpoint: str,
         in_channels=arch['in_channels'],
         out_type='cls_token',
         final_norm=True)
-    own = encoder.state_dict()
-    missing = [k for k in own if k not in conv.state]
-    unexpected = [k for k in conv.state if k not in own] + conv.unknown
-    bad = [
-        f'{k} {tuple(v.shape)} vs {tuple(own[k].shape)}'
-        for k, v in conv.state.items() if k in own and v.shape != own[k].shape
-    ]
-    if missing or bad:
-        raise CheckpointError(
-            f'{checkpoint} does not hold a complete ViT encoder: ' +
-            '; '.join(filter(None, [
-                'missing ' + summarize_keys(missing) if missing else '',
-                'shape mismatch ' + ', '.join(bad[:4]) if bad else ''
-            ])))
-    encoder.load_state_dict({k: v for k, v in conv.state.items() if k in own})
+    found = load_weights(encoder, conv.state, checkpoint,
+                         allow_unexpected=True)
     print_log(
         f'encoder from {checkpoint} (format {conv.source_format}; '
         f'{"; ".join(conv.notes) or "-"}): {shape}, {num_heads} heads, '
         f'{arch["img_size"][0]} px; unused keys: '
-        f'{summarize_keys(unexpected) or "none"}',
+        f'{summarize_keys(found.unexpected + conv.unknown) or "none"}',
         logger='current')
     encoder.requires_grad_(False)
     encoder.eval()  # mmpretrain's ViT.train() does not return the module

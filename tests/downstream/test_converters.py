@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from hpm_mm.converters import (CheckpointError, convert_encoder,
-                               detect_format, hpm_to_released_key,
-                               load_checkpoint, released_to_hpm,
-                               released_to_hpm_key, summarize_keys)
+                               detect_format, read_checkpoint,
+                               released_to_hpm, summarize_keys)
+from hpm_mm.converters.keymaps import STUDENT
 
 from .helpers import (build_hpm, convert, load_tool, released_checkpoint,
                       timm_state)
@@ -76,29 +76,29 @@ def test_key_maps_are_inverse_and_cover_the_model(hpm_model):
     student = hpm_model.student_modules().state_dict()
     for key in student:
         full = key  # 'backbone.*' / 'neck.*'
-        timm = hpm_to_released_key(full)
+        timm = STUDENT.left(full)
         assert timm is not None, key
-        assert released_to_hpm_key(timm) == full
+        assert STUDENT.right(timm) == full
     names = set(timm_state(hpm_model.backbone, hpm_model.neck))
-    assert {hpm_to_released_key(k) for k in student} == names
+    assert {STUDENT.left(k) for k in student} == names
 
 
 def test_detect_formats(hpm_model, hpm_ckpt, released_ckpt, tmp_path):
     assert detect_format(
         released_checkpoint(hpm_model, prefix='')['state_dict']) == 'released'
-    assert detect_format(load_checkpoint(hpm_ckpt)['state_dict']) == 'hpm'
+    assert detect_format(read_checkpoint(hpm_ckpt)['state_dict']) == 'hpm'
     outs = {}
     for to in ('mmpretrain', 'mmdet', 'mmseg'):
         outs[to] = convert(hpm_ckpt, str(tmp_path / f'{to}.pth'), to)
     fmt = {
-        to: detect_format(load_checkpoint(p)['state_dict'])
+        to: detect_format(read_checkpoint(p)['state_dict'])
         for to, p in outs.items()
     }
     assert fmt == dict(mmpretrain='mmpretrain', mmdet='mmdet', mmseg='vit')
 
 
 def test_downstream_names_and_shapes(hpm_ckpt, released_ckpt):
-    obj = load_checkpoint(hpm_ckpt)
+    obj = read_checkpoint(hpm_ckpt)
     det = convert_encoder(obj, 'mmdet').state
     assert det['pos_embed'].shape == (1, 4, 4, 32)
     pos = obj['state_dict']['backbone.pos_embed']
@@ -109,7 +109,7 @@ def test_downstream_names_and_shapes(hpm_ckpt, released_ckpt):
                        obj['state_dict']['backbone.layers.3.ffn.layers.1.'
                                          'weight'])
     # the released file gives the same encoder as the hpm one
-    rel = convert_encoder(load_checkpoint(released_ckpt), 'mmseg').state
+    rel = convert_encoder(read_checkpoint(released_ckpt), 'mmseg').state
     assert rel.keys() == seg.keys()
     assert all(torch.equal(rel[k], seg[k]) for k in seg)
     teacher = convert_encoder(obj, 'mmseg', source='teacher').state
@@ -160,7 +160,7 @@ def _cli_error(capsys, *argv) -> str:
 
 def test_missing_file(tmp_path, capsys):
     with pytest.raises(CheckpointError, match='checkpoint not found'):
-        load_checkpoint(str(tmp_path / 'nope.pth'))
+        read_checkpoint(str(tmp_path / 'nope.pth'))
     err = _cli_error(capsys, str(tmp_path / 'nope.pth'),
                      str(tmp_path / 'o.pth'), '--to', 'hpm')
     assert 'nope.pth' in err
@@ -171,7 +171,7 @@ def test_unknown_format(tmp_path, capsys):
     torch.save(dict(state_dict={'conv1.weight': torch.zeros(2, 3, 1, 1)}),
                path)
     with pytest.raises(CheckpointError, match='unknown checkpoint format'):
-        convert_encoder(load_checkpoint(str(path)), 'mmdet')
+        convert_encoder(read_checkpoint(str(path)), 'mmdet')
     err = _cli_error(capsys, str(path), str(tmp_path / 'o.pth'), '--to',
                      'mmseg')
     assert 'unknown checkpoint format' in err and 'conv1.weight' in err
@@ -188,7 +188,7 @@ def test_not_a_weights_only_pickle(tmp_path):
     with pytest.raises(CheckpointError,
                        match='holds torch.nn.modules.linear.Linear, which '
                        r'safe \(weights-only\) loading refuses'):
-        load_checkpoint(str(path))
+        read_checkpoint(str(path))
 
 
 def test_shape_mismatch_names_the_key(hpm_model, tmp_path, capsys):
@@ -220,17 +220,17 @@ def test_student_teacher_disagree(hpm_model, tmp_path):
 def test_wrong_source_and_target(hpm_ckpt, tmp_path, capsys):
     path = convert(hpm_ckpt, str(tmp_path / 'cls.pth'), 'mmpretrain')
     with pytest.raises(CheckpointError, match="source='teacher' needs"):
-        convert_encoder(load_checkpoint(path), 'mmseg', source='teacher')
+        convert_encoder(read_checkpoint(path), 'mmseg', source='teacher')
     det = convert(hpm_ckpt, str(tmp_path / 'det.pth'), 'mmdet')
     with pytest.raises(CheckpointError, match='cannot be converted to mmseg'):
-        convert_encoder(load_checkpoint(det), 'mmseg')
+        convert_encoder(read_checkpoint(det), 'mmseg')
     err = _cli_error(capsys, hpm_ckpt, str(tmp_path / 'o.pth'), '--to',
                      'hpm')
     assert "expected the released (timm-name) format, got 'hpm'" in err
     err = _cli_error(capsys, hpm_ckpt, hpm_ckpt, '--to', 'mmseg')
     assert 'output path is the input path' in err
     with pytest.raises(CheckpointError, match="no key starts with prefix"):
-        convert_encoder(load_checkpoint(hpm_ckpt), 'mmseg', prefix='enc.')
+        convert_encoder(read_checkpoint(hpm_ckpt), 'mmseg', prefix='enc.')
 
 
 def test_mae_baseline_checkpoint_gives_its_encoder(tmp_path):
@@ -259,8 +259,8 @@ def test_mae_baseline_checkpoint_gives_its_encoder(tmp_path):
     path = str(tmp_path / 'mae.pth')
     torch.save(dict(state_dict=mae.state_dict()), path)
     out = convert(path, str(tmp_path / 'seg.pth'), 'mmseg')
-    seg = load_checkpoint(out)['state_dict']
+    seg = read_checkpoint(out)['state_dict']
     assert torch.equal(seg['layers.2.attn.proj.weight'],
                        mae.backbone.layers[2].attn.proj.weight)
     with pytest.raises(CheckpointError, match='no teacher encoder'):
-        convert_encoder(load_checkpoint(path), 'mmseg', source='teacher')
+        convert_encoder(read_checkpoint(path), 'mmseg', source='teacher')

@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS as CLS_MODELS
 from mmseg.registry import MODELS as SEG_MODELS
 
-from hpm_mm.converters import load_checkpoint
+from hpm_mm.converters import read_checkpoint
 from hpm_mm.testing import shrink_cls, shrink_det, shrink_seg
 
 from .helpers import ROOT, config
@@ -54,7 +54,7 @@ def test_config_builds_and_loads_the_encoder(path, hpm_ckpt):
     shrink(cfg, hpm_ckpt)
     model = registry.build(cfg.model)
     model.init_weights()
-    ckpt = load_checkpoint(hpm_ckpt)['state_dict']
+    ckpt = read_checkpoint(hpm_ckpt)['state_dict']
     own = model.backbone.state_dict()
     for key in ('layers.0.attn.qkv.weight', 'layers.3.ffn.layers.1.bias',
                 'patch_embed.projection.weight'):

@@ -4,8 +4,8 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-from ...converters import (CheckpointError, compare_state_dicts,
-                           describe_state_dict_mismatch, strip_prefix)
+from ...converters import (CheckpointError, check_fit, compare_state_dicts,
+                           strip_prefix)
 
 
 @HOOKS.register_module()
@@ -21,8 +21,8 @@ class CheckpointKeysHook(Hook):
     summary (counts, first keys, likely cause such as a different depth).
 
     Args:
-        allow_missing (tuple[str]): Prefixes of model keys that may be
-            absent from the checkpoint. Defaults to ().
+        allow_missing (tuple[str]): fnmatch patterns of model keys that may
+            be absent from the checkpoint (``'teacher.*'``). Defaults to ().
     """
 
     priority = 'VERY_HIGH'
@@ -31,18 +31,21 @@ class CheckpointKeysHook(Hook):
         self.allow_missing = tuple(allow_missing)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # what mmengine loaded: 'state_dict' (else all), 'module.' stripped
         state = strip_prefix(checkpoint.get('state_dict', checkpoint))
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         own = model.state_dict()
-        found = compare_state_dicts(own, state, self.allow_missing)
-        if found.unexpected:
-            print_log(f'checkpoint: {len(found.unexpected)} unexpected keys: '
-                      f'{found.unexpected[:10]}', logger='current')
-        if found.missing or found.mis_shaped:
-            path = getattr(runner, '_load_from', None) or 'checkpoint'
-            how = describe_state_dict_mismatch(own, state, self.allow_missing)
+        unexpected = compare_state_dicts(own, state).unexpected
+        if unexpected:
+            print_log(f'checkpoint: {len(unexpected)} unexpected keys: '
+                      f'{unexpected[:10]}', logger='current')
+        path = getattr(runner, '_load_from', None) or 'checkpoint'
+        try:
+            check_fit(own, state,
+                      f'{path} does not fit {type(model).__name__}',
+                      self.allow_missing, allow_unexpected=True)
+        except CheckpointError as err:
             raise CheckpointError(
-                f'{path} does not fit {type(model).__name__}: {how} (wrong '
-                'kind of checkpoint? tools/convert_checkpoint.py converts '
-                'between formats)')
+                f'{err} (wrong kind of checkpoint? tools/convert_checkpoint.py'
+                ' converts between formats)') from None

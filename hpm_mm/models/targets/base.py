@@ -1,13 +1,13 @@
 """Reconstruction targets computed by a frozen network on the full image."""
 import os.path as osp
 from abc import ABCMeta, abstractmethod
-from typing import Dict, Mapping, Optional
+from typing import Dict, Optional
 
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from hpm_mm.converters import CheckpointError, load_checkpoint
+from hpm_mm.converters import CheckpointError, load_weights, read_state_dict
 from hpm_mm.converters.clip import is_torchscript
 
 
@@ -85,49 +85,20 @@ class FrozenNetworkTarget(FeatureTarget):
                 "OpenAI's CLIP release); convert it with tools/"
                 'convert_checkpoint.py SRC DST --to clip-target')
         try:
-            obj = load_checkpoint(self.checkpoint)
+            return read_state_dict(self.checkpoint)
         except CheckpointError as err:
-            raise CheckpointError(f'{name}: {err}') from err
-        if isinstance(obj, Mapping):
-            for key in ('state_dict', 'model'):
-                if isinstance(obj.get(key), Mapping):
-                    obj = obj[key]
-                    break
-        state = {}
-        if isinstance(obj, Mapping):
-            for key, val in obj.items():
-                if isinstance(key, str) and isinstance(val, Tensor):
-                    state[key[7:] if key.startswith('module.') else key] = val
-        if not state:
-            raise CheckpointError(
-                f'{name}: no tensors in checkpoint {self.checkpoint}')
-        return state
+            raise CheckpointError(f'{name}: {err}') from None
 
     def load_frozen(self, state: Dict[str, Tensor]) -> None:
         """Load ``state`` into ``self.net`` exactly, then freeze it.
 
         Raises:
             CheckpointError: Keys missing or unexpected, or shapes that
-                differ; the one-line message names them.
+                differ, summarised in one line by
+                :func:`~hpm_mm.converters.load_weights`.
         """
-        own = self.net.state_dict()
-        missing = sorted(k for k in own if k not in state)
-        unexpected = sorted(k for k in state if k not in own)
-        bad = sorted(f'{k} {tuple(state[k].shape)} vs model '
-                     f'{tuple(own[k].shape)}' for k in own.keys()
-                     & state.keys() if state[k].shape != own[k].shape)
-        problems = []
-        for what, keys in (('missing keys', missing),
-                           ('unexpected keys', unexpected),
-                           ('shape mismatch', bad)):
-            if keys:
-                more = f' (+{len(keys) - 4} more)' if len(keys) > 4 else ''
-                problems.append(f'{what}: {", ".join(keys[:4])}{more}')
-        if problems:
-            raise CheckpointError(
-                f'{type(self).__name__}: checkpoint {self.checkpoint} does '
-                f'not fit the target network: {"; ".join(problems)}')
-        self.net.load_state_dict(state, strict=True)
+        load_weights(self.net, state,
+                     f'{type(self).__name__}: checkpoint {self.checkpoint}')
         _freeze_as_buffers(self.net)
         self.net.eval()
         print_log(
