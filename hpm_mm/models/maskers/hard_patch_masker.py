@@ -12,8 +12,9 @@ def top_ranked(scores: Tensor, num: Union[int, Tensor],
                largest: bool = True) -> Tensor:
     """Flag each row's ``num`` highest (or lowest) scores.
 
-    A rank comparison rather than ``topk``: ``num`` may be a 0-d tensor, so a
-    compiled graph does not depend on its value.
+    A comparison of each score's rank in its row rather than ``topk``:
+    ``num`` may be a 0-d tensor, so a compiled graph does not depend on its
+    value.
 
     Args:
         scores (Tensor): Scores (B, L).
@@ -23,7 +24,9 @@ def top_ranked(scores: Tensor, num: Union[int, Tensor],
     Returns:
         Tensor: Boolean (B, L), exactly ``num`` True per row.
     """
-    rank = scores.argsort(dim=1, descending=largest).argsort(dim=1)
+    order = scores.argsort(dim=1, descending=largest)
+    ranks = torch.arange(scores.shape[1], device=scores.device)
+    rank = torch.empty_like(order).scatter_(1, order, ranks.expand_as(order))
     return rank < num
 
 
