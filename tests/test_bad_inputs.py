@@ -135,6 +135,12 @@ CASES = [
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 'model.masker.alpha_max=abc'],
      "model.masker.alpha_max: expected a number, got 'abc'", ()),
+    ('train, HPM without its teacher hook', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'teacher-hook'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                'custom_hooks=[]'],
+     "custom_hooks has no dict(type='HPMTeacherHook'): HPM needs it to set "
+     'alpha_t and to update the teacher every step', ()),
     ('train, config file with a syntax error', 'train.py',
      lambda f: [f['bad_syntax'], '--work-dir', _work(f, 'o')],
      '{bad_syntax}:3: invalid syntax. Perhaps you forgot a comma?', ()),
