@@ -69,7 +69,7 @@ def tiny_model_overrides(size: int = TINY_IMG, patch: int = TINY_PATCH,
 def load_ckpt(path) -> dict:
     """``torch.load(weights_only=True)`` of an mmengine checkpoint (message
     hub, numpy meta), with hpm_mm's allow-list for this call only."""
-    from hpm_mm.engine import mmengine_safe_globals
+    from hpm_mm.converters import mmengine_safe_globals
     with torch.serialization.safe_globals(mmengine_safe_globals()):
         return torch.load(path, map_location='cpu', weights_only=True)
 

@@ -14,7 +14,7 @@ from modelindex.load_model_index import load
 from PIL import Image
 
 from hpm_mm.apis import MIM_ROOT, MODEL_INDEX
-from hpm_mm.engine import mmengine_safe_globals
+from hpm_mm.converters import mmengine_safe_globals
 from hpm_mm.testing import ARCH
 
 from .conftest import ROOT, TINY_ARCH

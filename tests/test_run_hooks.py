@@ -18,7 +18,8 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from hpm_mm.engine import CheckpointSafeGlobalsHook, mmengine_safe_globals
+from hpm_mm.converters import mmengine_safe_globals
+from hpm_mm.engine import CheckpointSafeGlobalsHook
 from hpm_mm.engine.hooks.atomic_checkpoint_hook import format_bytes
 
 from .conftest import ROOT, load_ckpt, write_tiny_config

@@ -11,6 +11,8 @@ import torch
 import torch.utils.serialization.config as serialization_config
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .safe_globals import mmengine_safe_globals
+
 StateDict = Dict[str, torch.Tensor]
 
 
@@ -29,7 +31,7 @@ def read_checkpoint(path: str, mmap: bool = False) -> Dict[str, Any]:
     ``open-mmlab://``, ...) and calls ``torch.load``, which loads
     weights-only (torch >= 2.6): besides tensors and containers it accepts
     the types an mmengine checkpoint holds (allow-listed for this call
-    only, :func:`~hpm_mm.engine.safe_globals.mmengine_safe_globals`) and
+    only, :func:`~hpm_mm.converters.safe_globals.mmengine_safe_globals`) and
     :class:`argparse.Namespace` (the ``args`` of MAE-style training
     scripts). Anything else is refused, so a checkpoint cannot run code.
 
@@ -46,8 +48,6 @@ def read_checkpoint(path: str, mmap: bool = False) -> Dict[str, Any]:
             that is not a torch checkpoint or is truncated, one that holds
             objects the safe unpickler refuses, or one that is not a dict.
     """
-    # engine.hooks imports this package: a top-level import would be a cycle
-    from hpm_mm.engine.safe_globals import mmengine_safe_globals
     if '://' not in path and not osp.isfile(osp.expanduser(path)):
         raise CheckpointError(f'checkpoint not found: {path}')
     try:

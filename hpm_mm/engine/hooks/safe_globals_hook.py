@@ -5,7 +5,7 @@ import torch
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from ..safe_globals import SafeGlobal, mmengine_safe_globals
+from ...converters.safe_globals import SafeGlobal, mmengine_safe_globals
 
 
 @HOOKS.register_module()
@@ -15,7 +15,7 @@ class CheckpointSafeGlobalsHook(Hook):
     ``Runner.train()``, ``val()`` and ``test()`` call ``before_run`` before
     they initialise the weights (``init_cfg``), load ``load_from`` or
     resume; from there to ``after_run`` torch's safe unpickler also accepts
-    the types of :func:`~hpm_mm.engine.safe_globals.mmengine_safe_globals`
+    the types of :func:`~hpm_mm.converters.mmengine_safe_globals`
     (torch >= 2.6 loads weights-only by default, and mmengine 0.10.7 does
     not say otherwise). ``after_run`` removes what this hook added, so the
     process's allow-list is as before once the run is over.
