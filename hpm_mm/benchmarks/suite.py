@@ -393,7 +393,9 @@ class Suite:
                 write_state(stage, state)
         cmd = opts.launcher.test(config, ckpt, osp.join(stage, 'test'),
                                  metrics_file, options, bench.name)
-        self._show(prefix, f'test {osp.basename(ckpt)}', cmd, left)
+        what = ('test the checkpoint training leaves' if opts.dry_run
+                and not trained else f'test {osp.basename(ckpt)}')
+        self._show(prefix, what, cmd, left)
         if opts.dry_run:
             return
         log = osp.join(stage, 'test.log')
