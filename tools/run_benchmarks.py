@@ -96,8 +96,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             cfg_options=parse_cfg_options(args.cfg_options),
             extra_args=parse_extra_args(args.extra_args),
             dry_run=args.dry_run)
+    except ValueError as err:  # SuiteError, or the launcher's options
+        print(f'run_benchmarks: error: {err}', file=sys.stderr)
+        return 2
+    try:
         return Suite(opts).run()
-    except (SuiteError, ValueError) as err:
+    except SuiteError as err:
         print(f'run_benchmarks: error: {err}', file=sys.stderr)
         return 2
 
