@@ -359,3 +359,54 @@ def test_bad_inputs_end_in_one_line(tmp_path, capsys, hpm_tiny_ckpt):
 def hpm_tiny_ckpt(tmp_path):
     from .downstream.helpers import build_hpm, save_hpm_checkpoint
     return save_hpm_checkpoint(build_hpm(), str(tmp_path / 'hpm.pth'))
+
+
+def _fake(tmp_path, name: str) -> dict:
+    """An environment whose ``name`` only records its arguments."""
+    fake = tmp_path / 'bin'
+    fake.mkdir(exist_ok=True)
+    (fake / name).write_text('#!/bin/sh\nprintf "%s\\n" "$@" > '
+                             f'{tmp_path}/{name}_args\n')
+    (fake / name).chmod(0o755)
+    return dict(os.environ, PATH=f'{fake}{os.pathsep}{os.environ["PATH"]}')
+
+
+def _recorded(tmp_path, name: str) -> List[str]:
+    return (tmp_path / f'{name}_args').read_text().split('\n')[:-1]
+
+
+def test_knn_scripts_start_the_knn_tool(tmp_path):
+    """tools/dist_knn.sh and tools/slurm_knn.sh, the kNN stage's launchers,
+    hand their arguments to torchrun / srun like the train/test scripts."""
+    knn = osp.join(ROOT, 'tools', 'knn_eval.py')
+    env = dict(_fake(tmp_path, 'python'), PORT='29533')
+    proc = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'dist_knn.sh'), 'enc.pth', '4',
+         '--data-root', 'data/imagenet'],
+        capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    args = _recorded(tmp_path, 'python')
+    assert args[:2] == ['-m', 'torch.distributed.run']
+    assert '--nproc_per_node=4' in args and '--master_port=29533' in args
+    assert args[args.index(knn):] == [
+        knn, 'enc.pth', '--launcher', 'pytorch', '--data-root',
+        'data/imagenet']
+
+    env = dict(_fake(tmp_path, 'srun'), GPUS='16', GPUS_PER_NODE='8')
+    proc = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'slurm_knn.sh'), 'gpu', 'hpm-knn',
+         'enc.pth', '--out', 'k.json'],
+        capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    args = _recorded(tmp_path, 'srun')
+    assert args[:2] == ['-p', 'gpu']
+    for flag in ('--job-name=hpm-knn', '--gres=gpu:8', '--ntasks=16',
+                 '--ntasks-per-node=8', '--kill-on-bad-exit=1'):
+        assert flag in args
+    assert args[args.index(knn):] == [
+        knn, 'enc.pth', '--launcher', 'slurm', '--out', 'k.json']
+    for script in ('dist_knn.sh', 'slurm_knn.sh'):
+        proc = subprocess.run(['bash', osp.join(ROOT, 'tools', script), 'x'],
+                              capture_output=True, text=True, env=env,
+                              timeout=60)
+        assert proc.returncode == 2 and 'usage:' in proc.stderr
