@@ -161,7 +161,8 @@ train_dataloader = dict(
     dataset=dict(data_root={data_root!r}, pipeline=[
         dict(type='CheckedLoadImageFromFile', imdecode_backend='pillow',
                  color_type='color_ignore_orientation'),
-        dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.0),
+        dict(type='RandomResizedCrop', scale={size},
+             crop_ratio_range=(0.2, 1.0),
              backend='pillow', interpolation='bicubic'),
         dict(type='RandomFlip', prob=0.5),
         dict(type='PackInputs')]))
@@ -185,15 +186,17 @@ log_processor = dict(window_size=1, num_digits=10)
 
 
 def write_tiny_config(path: str, data_root: str, batch_size: int = 4,
-                      max_epochs: int = 2) -> str:
-    """A config file inheriting configs/pretrain/hpm_vit-b.py, shrunk."""
+                      max_epochs: int = 2, size: int = TINY_IMG,
+                      patch: int = TINY_PATCH, arch: dict = TINY_ARCH) -> str:
+    """A config file inheriting configs/pretrain/hpm_vit-b.py, shrunk
+    (to ``arch`` at ``size`` px with ``patch`` px patches)."""
     base = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b.py')
-    model = tiny_model_overrides()
+    model = tiny_model_overrides(size, patch, arch)
     model['backbone']['arch'] = dict(model['backbone']['arch'],
                                      _delete_=True)  # base arch is 'b'
     with open(path, 'w') as f:
         f.write(TINY_CONFIG.format(base=base, model=model,
                                    data_root=data_root,
                                    batch_size=batch_size,
-                                   max_epochs=max_epochs))
+                                   max_epochs=max_epochs, size=size))
     return path
