@@ -20,10 +20,12 @@ import pytest
 import torch
 from mmpretrain.models import VisionTransformer
 
+from hpm_mm.testing import (ARCH, IMG, PATCH, shrink_cls, shrink_det,
+                            shrink_seg, write_ade20k, write_coco,
+                            write_imagenet)
+
 from .conftest import ROOT, write_tiny_config
-from .downstream.helpers import (ARCH, IMG, PATCH, config, shrink_cls,
-                                 shrink_det, shrink_seg, write_ade20k,
-                                 write_coco, write_imagenet)
+from .downstream.helpers import config
 
 TOOL = osp.join(ROOT, 'tools', 'run_benchmarks.py')
 CONFIGS = dict(

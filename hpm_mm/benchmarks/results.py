@@ -96,7 +96,7 @@ def format_markdown(summary: dict) -> str:
         f'- checkpoint: `{summary["checkpoint"]}` ({summary["source"]}, '
         f'{summary["arch_name"]})',
         f'- work dir: `{summary["work_dir"]}`',
-        f'- paper: the numbers of the metafiles (`Results`); `-` where the '
+        '- paper: the numbers of the metafiles (`Results`); `-` where the '
         'paper reports none', '',
         '| ' + ' | '.join(c for c, _ in COLUMNS) + ' |',
         '|' + '---|' * len(COLUMNS),
