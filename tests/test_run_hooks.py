@@ -183,6 +183,27 @@ def _env(**extra) -> dict:
             **extra}
 
 
+def test_a_read_during_the_run_keeps_the_runs_allow_list(no_safe_globals,
+                                                        tmp_path):
+    """hpm_mm's reader inside a run (an init_cfg checkpoint, read before
+    the Runner resumes) must not take the hook's allow-list away, as
+    torch's own safe_globals context manager would on exit."""
+    from hpm_mm.converters import read_checkpoint
+    data = _hub_checkpoint()
+    path = str(tmp_path / 'hub.pth')
+    with open(path, 'wb') as f:
+        f.write(data)
+    hook = CheckpointSafeGlobalsHook()
+    hook.before_run(None)
+    read_checkpoint(path)  # allows the same types for its own read
+    assert isinstance(_load(data)['message_hub']['log_scalars']['train/loss'],
+                      HistoryBuffer)  # still allowed: the run can resume
+    hook.after_run(None)
+    assert torch.serialization.get_safe_globals() == []
+    read_checkpoint(path)  # on its own it needs nothing installed
+    assert torch.serialization.get_safe_globals() == []
+
+
 def test_mmpretrain_train_script_resumes(tiny_imagenet, tmp_path):
     """mmpretrain's own tools/train.py (`mim train mmpretrain`) resumes an
     hpm_mm config weights-only: the config's hooks are all it needs."""

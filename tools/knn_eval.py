@@ -16,7 +16,6 @@ Examples::
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 from typing import List, Optional
@@ -27,6 +26,7 @@ from mmengine.logging import print_log
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
+from hpm_mm.fileio import write_text
 from hpm_mm.evaluation import (DEFAULT_KS, DEFAULT_TEMPERATURE,
                                arch_from_config, build_encoder, build_split,
                                extract_features, knn_classify, labels_of)
@@ -107,20 +107,6 @@ def format_table(results: dict) -> str:
     return '\n'.join(lines)
 
 
-def write_json(obj: dict, path: str) -> None:
-    """Write to a temporary name, then rename: never half-written."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
-    try:
-        with open(tmp, 'w') as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
 def run(args: argparse.Namespace) -> Optional[dict]:
     """Extract, gather and classify; the results on rank 0, else None."""
     if args.config is not None and not osp.isfile(args.config):
@@ -173,7 +159,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     print(format_table(out['results']))
     if args.out:
-        write_json(out, args.out)
+        write_text(args.out, json.dumps(out, indent=2))
         print(f'wrote {args.out}')
     return 0
 

@@ -5,9 +5,10 @@ Every value comes from a file a run wrote: the test tool's metrics
 (``tools/knn_eval.py --out FILE``); nothing is parsed from printed text.
 """
 import json
-import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence
+
+from ..fileio import write_atomically, write_text
 
 #: Columns of ``results.md``, with the row keys they show.
 COLUMNS = (('Benchmark', 'benchmark'), ('Task', 'task'),
@@ -53,21 +54,6 @@ def read_metric(path: str, key: Sequence[str]) -> float:
         raise ResultFileError(f'{path}: {"/".join(key)!r} is not a number: '
                               f'{node!r}')
     return float(node)
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to a temporary name, then rename: never half-written.
-    """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
-    try:
-        with open(tmp, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def _cell(key: str, value: Any) -> str:
@@ -151,14 +137,8 @@ def plot_results(rows: List[dict], path: str, title: str) -> None:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = osp.join(osp.dirname(osp.abspath(path)),
-                   f'.{osp.basename(path)}.tmp{os.getpid()}.png')
-    try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=120,
+                                                   format='png'))
 
 
 def write_results(work_dir: str, summary: dict) -> Dict[str, str]:
@@ -177,8 +157,8 @@ def write_results(work_dir: str, summary: dict) -> Dict[str, str]:
     """
     paths = {ext: osp.join(work_dir, f'results.{ext}')
              for ext in ('json', 'md', 'png')}
-    write_atomic(paths['json'], json.dumps(summary, indent=2) + '\n')
-    write_atomic(paths['md'], format_markdown(summary))
+    write_text(paths['json'], json.dumps(summary, indent=2) + '\n')
+    write_text(paths['md'], format_markdown(summary))
     plot_results(summary['rows'], paths['png'],
                  f'{osp.basename(summary["checkpoint"])} '
                  f'({summary["source"]}, {summary["arch_name"]})')

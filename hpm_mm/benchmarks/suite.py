@@ -28,10 +28,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..cli.resume import resume_candidates
 from ..converters import CheckpointError
+from ..fileio import write_text
 from .arch import detect_arch
 from .launch import Command, Launcher
 from .results import (ResultFileError, read_metric, row_value,
-                      write_atomic, write_results)
+                      write_results)
 from .stages import (ARCH_NAMES, ARCHS, DATASETS, DEFAULT_IMAGENET, NAMES,
                      Benchmark, config_of, get_benchmark, metafile_models,
                      paper_value, repo_root, select)
@@ -158,7 +159,7 @@ def read_state(stage_dir: str) -> dict:
 
 def write_state(stage_dir: str, state: dict) -> None:
     """Record a stage's state (atomically)."""
-    write_atomic(osp.join(stage_dir, STATE_FILE),
+    write_text(osp.join(stage_dir, STATE_FILE),
                  json.dumps(state, indent=2) + '\n')
 
 

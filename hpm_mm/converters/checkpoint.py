@@ -1,6 +1,5 @@
 """Reading a checkpoint (weights-only, one-line errors) and writing one."""
 import argparse
-import os
 import os.path as osp
 import pickle
 import re
@@ -11,7 +10,8 @@ import torch
 import torch.utils.serialization.config as serialization_config
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .safe_globals import mmengine_safe_globals
+from ..fileio import write_atomically
+from .safe_globals import allowed_globals, mmengine_safe_globals
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -52,7 +52,7 @@ def read_checkpoint(path: str, mmap: bool = False) -> Dict[str, Any]:
         raise CheckpointError(f'checkpoint not found: {path}')
     try:
         allowed = [argparse.Namespace] + mmengine_safe_globals()
-        with torch.serialization.safe_globals(allowed), \
+        with allowed_globals(allowed), \
                 serialization_config.patch({'load.mmap': mmap}):
             obj = CheckpointLoader.load_checkpoint(
                 path, map_location='cpu', logger='silent')
@@ -98,15 +98,7 @@ def save_checkpoint(obj: Any, path: str) -> None:
     The rename is atomic on one filesystem: ``path`` is either the old file
     or the complete new one, never a half-written file.
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    write_atomically(path, lambda tmp: torch.save(obj, tmp))
 
 
 def strip_prefix(state: Mapping, prefix: str = 'module.') -> StateDict:

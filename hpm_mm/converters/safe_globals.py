@@ -13,12 +13,19 @@ cannot run code.
 Nothing is installed on import. :class:`~hpm_mm.engine.hooks.
 CheckpointSafeGlobalsHook` installs the list for the duration of a
 Runner's run (before it loads or resumes), and hpm_mm's own checkpoint
-readers pass it to ``torch.serialization.safe_globals`` themselves.
+readers for each read (:func:`allowed_globals`).
+
+torch's own ``safe_globals`` context manager removes its globals on exit
+even when they were allowed before it was entered, so a read inside a run
+would take the run's allow-list away; :func:`add_missing` and
+:func:`remove_added` add and remove only what was not there.
 """
 import pickle
-from typing import Any, Callable, List, Tuple, Union
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Tuple, Union
 
 import numpy as np
+import torch
 
 SafeGlobal = Union[Callable, Tuple[Callable, str]]
 
@@ -46,6 +53,39 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}): refused, only '
         'HistoryBuffer statistics methods are allowed')
+
+
+def add_missing(safe_globals: List[SafeGlobal]) -> List[SafeGlobal]:
+    """Allow those of ``safe_globals`` torch does not allow yet.
+
+    Returns:
+        list: The ones added (for :func:`remove_added`).
+    """
+    present = torch.serialization.get_safe_globals()
+    added = [g for g in safe_globals if g not in present]
+    torch.serialization.add_safe_globals(added)
+    return added
+
+
+def remove_added(added: List[SafeGlobal]) -> None:
+    """Take back what :func:`add_missing` added, and nothing else."""
+    if not added:
+        return
+    kept = [g for g in torch.serialization.get_safe_globals()
+            if g not in added]
+    torch.serialization.clear_safe_globals()
+    torch.serialization.add_safe_globals(kept)
+
+
+@contextmanager
+def allowed_globals(safe_globals: List[SafeGlobal]) -> Iterator[None]:
+    """``torch.serialization.safe_globals`` that leaves what was allowed
+    before it allowed afterwards."""
+    added = add_missing(safe_globals)
+    try:
+        yield
+    finally:
+        remove_added(added)
 
 
 def mmengine_safe_globals() -> List[SafeGlobal]:

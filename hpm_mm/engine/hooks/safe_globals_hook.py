@@ -1,11 +1,11 @@
 """Let the Runner resume and load mmengine checkpoints weights-only."""
 from typing import List
 
-import torch
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from ...converters.safe_globals import SafeGlobal, mmengine_safe_globals
+from ...converters.safe_globals import (SafeGlobal, add_missing,
+                                        mmengine_safe_globals, remove_added)
 
 
 @HOOKS.register_module()
@@ -31,17 +31,8 @@ class CheckpointSafeGlobalsHook(Hook):
         self._added: List[SafeGlobal] = []
 
     def before_run(self, runner) -> None:
-        present = torch.serialization.get_safe_globals()
-        self._added = [g for g in mmengine_safe_globals() if g not in present]
-        torch.serialization.add_safe_globals(self._added)
+        self._added = add_missing(mmengine_safe_globals())
 
     def after_run(self, runner) -> None:
-        if not self._added:
-            return
-        kept = [
-            g for g in torch.serialization.get_safe_globals()
-            if g not in self._added
-        ]
-        torch.serialization.clear_safe_globals()
-        torch.serialization.add_safe_globals(kept)
+        remove_added(self._added)
         self._added = []
