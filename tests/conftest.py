@@ -66,6 +66,15 @@ def tiny_model_overrides(size: int = TINY_IMG, patch: int = TINY_PATCH,
         head=dict(patch_size=patch))
 
 
+def outside_a_runner():
+    """What a Runner's CheckpointSafeGlobalsHook does, for code that loads
+    a training checkpoint through mmengine outside a Runner (a module's
+    ``init_cfg`` in ``init_weights()``), as users must do too."""
+    from hpm_mm.converters import mmengine_safe_globals
+    from hpm_mm.converters.safe_globals import allowed_globals
+    return allowed_globals(mmengine_safe_globals())
+
+
 def load_ckpt(path) -> dict:
     """``torch.load(weights_only=True)`` of an mmengine checkpoint (message
     hub, numpy meta), with hpm_mm's allow-list for this call only."""

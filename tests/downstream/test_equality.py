@@ -17,6 +17,7 @@ from mmseg.registry import MODELS as SEG_MODELS
 
 from hpm_mm.testing import ARCH, GRID, IMG, PATCH
 
+from ..conftest import outside_a_runner
 from .helpers import convert
 
 ATOL = 1e-5
@@ -76,7 +77,8 @@ def test_mmpretrain_vit(reference, hpm_ckpt, tmp_path, via):
             final_norm=True,
             init_cfg=dict(
                 type='Pretrained', checkpoint=ckpt, prefix='backbone.')))
-    vit.init_weights()
+    with outside_a_runner():  # mmpretrain's own Pretrained init
+        vit.init_weights()
     vit.eval()
     with torch.no_grad():
         outs = vit(reference['x'])
@@ -207,7 +209,8 @@ def test_stock_mmseg_mae_silently_loads_nothing(reference, hpm_ckpt):
             out_indices=[0],
             init_values=1.0,
             init_cfg=dict(type='Pretrained', checkpoint=hpm_ckpt)))
-    model.init_weights()
+    with outside_a_runner():  # mmseg's own Pretrained init
+        model.init_weights()
     model.eval()
     with torch.no_grad():
         out = model(reference['x'])[0]
