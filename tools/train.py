@@ -62,7 +62,8 @@ def main() -> None:
             amp=args.amp,
             auto_scale_lr=args.auto_scale_lr,
             launcher=args.launcher,
-            config_path=args.config)
+            config_path=args.config,
+            resume_on_restart=True)  # torchrun --max-restarts, Slurm requeue
         check_inputs(cfg)
     runner = Runner.from_cfg(cfg)
     # A checkpoint that does not fit the model (load_from, resume, a

@@ -13,4 +13,5 @@ custom_hooks = [
     dict(type='NonFiniteLossHook'),
     dict(type='CheckpointKeysHook'),
     dict(type='RNGStateHook'),
+    dict(type='PreemptionHook'),
 ]

@@ -75,11 +75,13 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
 randomness = dict(seed=0, diff_rank_seed=True)
 # Fail fast and resume exactly: stop at a non-finite loss, refuse
-# checkpoints that do not fit the model, keep RNG states in checkpoints.
+# checkpoints that do not fit the model, keep RNG states in checkpoints,
+# and on SIGTERM/SIGUSR1 (preemption, time limit) checkpoint and exit 75.
 custom_hooks = [
     dict(type='NonFiniteLossHook'),
     dict(type='CheckpointKeysHook'),
     dict(type='RNGStateHook'),
+    dict(type='PreemptionHook'),
 ]
 # `--auto-scale-lr` rescales lr linearly from this total batch size.
 auto_scale_lr = dict(base_batch_size=2048)

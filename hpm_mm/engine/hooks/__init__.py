@@ -1,9 +1,11 @@
 from .checkpoint_keys_hook import CheckpointKeysHook
 from .hpm_teacher_hook import HPMTeacherHook
 from .nonfinite_loss_hook import NonFiniteLossHook
+from .preemption_hook import PREEMPTED_EXIT_CODE, PreemptionHook
 from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
 
 __all__ = [
     'CheckpointKeysHook', 'HPMTeacherHook', 'NonFiniteLossHook',
-    'RNGStateHook', 'get_rng_state', 'set_rng_state'
+    'PREEMPTED_EXIT_CODE', 'PreemptionHook', 'RNGStateHook', 'get_rng_state',
+    'set_rng_state'
 ]
