@@ -85,7 +85,12 @@ def _run_ranks(cfg: str, work: str, *extra, world: int = 2) -> list:
             stdout=logs[-1], stderr=subprocess.STDOUT))
     found = []
     for proc, log in zip(procs, logs):
-        proc.wait(timeout=600)
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:  # a rank waits for a missing one
+            for other in procs:
+                other.kill()
+            proc.wait()
         log.seek(0)
         found.append((proc.returncode, log.read()))
         log.close()

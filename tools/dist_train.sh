@@ -26,10 +26,12 @@ if ! [[ $MAX_RESTARTS =~ ^[0-9]+$ ]]; then
   exit 2
 fi
 if [ "$MAX_RESTARTS" -gt 0 ]; then
-  # The static rendezvous keeps one store for all attempts, where a
-  # restarted group would read the addresses of the dead one; the c10d
-  # rendezvous (hosted at MASTER_ADDR:PORT) starts each attempt afresh.
-  # Ranks are then assigned at the rendezvous: NODE_RANK is not used.
+  # A restarted group must not find the addresses of the dead one: the
+  # static rendezvous keeps one store for all attempts, and so does the c10d
+  # rendezvous (hosted at MASTER_ADDR:PORT) unless told not to share it with
+  # the workers; then each attempt's processes start a store of their own.
+  # Ranks are assigned at the rendezvous: NODE_RANK is not used.
+  export TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1
   RDZV=(--rdzv-backend=c10d --rdzv-endpoint="$MASTER_ADDR:$PORT"
         --rdzv-id="${RDZV_ID:-hpm_mm}" --max-restarts="$MAX_RESTARTS")
 else
