@@ -2,6 +2,7 @@
 import os.path as osp
 import signal
 import sys
+import threading
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -74,6 +75,8 @@ class PreemptionHook(Hook):
     def before_train(self, runner) -> None:
         """Install the handlers (the main thread owns signals)."""
         self._received, self._stop_at_epoch_end = 0, 0
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may handle signals
         for sig in self.signals:
             self._previous[sig] = signal.signal(sig, self._note)
 
