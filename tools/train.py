@@ -64,7 +64,8 @@ def main() -> None:
             amp=args.amp,
             auto_scale_lr=args.auto_scale_lr,
             launcher=args.launcher,
-            config_path=args.config)
+            config_path=args.config,
+            resume_on_restart=True)  # torchrun --max-restarts, Slurm requeue
         check_model_config(cfg)
         check_inputs(cfg)
     init_cpu_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg'))

@@ -14,4 +14,5 @@ custom_hooks = [
     dict(type='CheckpointKeysHook'),
     dict(type='RNGStateHook'),
     dict(type='CheckpointSafeGlobalsHook'),
+    dict(type='PreemptionHook'),
 ]

@@ -1,7 +1,8 @@
 """Turn command-line options into a ready-to-run mmengine config."""
 import datetime
+import os
 import os.path as osp
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -14,6 +15,25 @@ from .resume import find_resume_checkpoint
 #: so nothing under- or overflows; steps are never skipped).
 BF16_NO_LOSS_SCALE = dict(enabled=False)
 
+#: Environment variables in which launchers count the restarts of a job:
+#: torchrun (``--max-restarts``) and Slurm (a requeued batch job).
+RESTART_COUNTS = ('TORCHELASTIC_RESTART_COUNT', 'SLURM_RESTART_COUNT')
+
+
+def launcher_restart() -> Tuple[int, Optional[str]]:
+    """How often the launcher has restarted this job, and which says so.
+
+    Returns:
+        tuple[int, str | None]: The restart count (0 for a first start) and
+        the environment variable that holds it (None for a first start).
+    """
+    for var in RESTART_COUNTS:
+        value = os.environ.get(var, '0')
+        count = int(value) if value.isdigit() else 0
+        if count > 0:
+            return count, var
+    return 0, None
+
 
 def setup_train_cfg(cfg: Config,
                     work_dir: Optional[str] = None,
@@ -21,7 +41,8 @@ def setup_train_cfg(cfg: Config,
                     amp: Union[bool, str, None] = None,
                     auto_scale_lr: bool = False,
                     launcher: str = 'none',
-                    config_path: Optional[str] = None) -> Config:
+                    config_path: Optional[str] = None,
+                    resume_on_restart: bool = False) -> Config:
     """Apply the usual OpenMMLab ``tools/train.py`` options to ``cfg``.
 
     Args:
@@ -43,6 +64,10 @@ def setup_train_cfg(cfg: Config,
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
         config_path (str, optional): Path of the config, for the default
             work dir.
+        resume_on_restart (bool): In a job that its launcher restarted (see
+            :func:`launcher_restart`), resume as with ``resume='auto'``
+            whenever ``work_dir`` holds a checkpoint (else ``resume`` as
+            given). ``tools/train.py`` sets it.
 
     Returns:
         Config: ``cfg``.
@@ -58,6 +83,11 @@ def setup_train_cfg(cfg: Config,
     elif cfg.get('work_dir') is None:
         name = osp.splitext(osp.basename(config_path or 'hpm'))[0]
         cfg.work_dir = osp.join('./work_dirs', name)
+    restarts, var = launcher_restart() if resume_on_restart else (0, None)
+    if restarts and resume != 'auto' and find_resume_checkpoint(cfg.work_dir):
+        print_log(f'restart {restarts} ({var}): resuming from the newest '
+                  f'checkpoint of {cfg.work_dir}', logger='current')
+        resume = 'auto'
     if resume == 'auto':
         cfg.resume = True
         cfg.load_from = find_resume_checkpoint(cfg.work_dir)

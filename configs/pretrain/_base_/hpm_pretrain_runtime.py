@@ -79,13 +79,15 @@ default_hooks = dict(
 randomness = dict(seed=0, diff_rank_seed=True)
 # Fail fast and resume exactly: stop at a non-finite loss, refuse
 # checkpoints that do not fit the model, keep RNG states in checkpoints,
-# and let torch's weights-only loading read mmengine checkpoints (resume,
-# load_from) while the Runner runs.
+# let torch's weights-only loading read mmengine checkpoints (resume,
+# load_from) while the Runner runs, and on SIGTERM/SIGUSR1 (preemption,
+# time limit) checkpoint and exit 75.
 custom_hooks = [
     dict(type='NonFiniteLossHook'),
     dict(type='CheckpointKeysHook'),
     dict(type='RNGStateHook'),
     dict(type='CheckpointSafeGlobalsHook'),
+    dict(type='PreemptionHook'),
 ]
 # `--auto-scale-lr` rescales lr linearly from this total batch size.
 auto_scale_lr = dict(base_batch_size=2048)

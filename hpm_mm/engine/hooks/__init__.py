@@ -3,11 +3,13 @@ from .atomic_checkpoint_hook import (AtomicCheckpointHook, OutputWriteError,
 from .checkpoint_keys_hook import CheckpointKeysHook
 from .hpm_teacher_hook import HPMTeacherHook
 from .nonfinite_loss_hook import NonFiniteLossHook
+from .preemption_hook import PREEMPTED_EXIT_CODE, PreemptionHook
 from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
 from .safe_globals_hook import CheckpointSafeGlobalsHook
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
     'HPMTeacherHook', 'NonFiniteLossHook', 'OutputWriteError',
-    'RNGStateHook', 'check_writable_dir', 'get_rng_state', 'set_rng_state'
+    'PREEMPTED_EXIT_CODE', 'PreemptionHook', 'RNGStateHook',
+    'check_writable_dir', 'get_rng_state', 'set_rng_state'
 ]
