@@ -18,7 +18,7 @@ from hpm_mm.converters import CheckpointError
 from hpm_mm.evaluation import (build_encoder, build_split, extract_features,
                                knn_classify, labels_of, topk_neighbours)
 
-from .conftest import ROOT
+from .conftest import ROOT, load_ckpt
 from hpm_mm.testing import write_imagenet
 
 from .downstream.helpers import (build_hpm, convert, load_tool,
@@ -221,7 +221,7 @@ def test_encoder_needs_a_head_count_and_whole_weights(tiny_hpm, tmp_path):
         build_encoder(path)  # 32 wide, 4 blocks: no standard ViT
     with pytest.raises(CheckpointError, match='num_layers 4 vs config 2'):
         build_encoder(path, config_arch=dict(num_layers=2, num_heads=2))
-    state = torch.load(path, weights_only=False)['state_dict']
+    state = load_ckpt(path)['state_dict']
     del state['backbone.ln1.weight']
     torch.save(dict(state_dict=state), path)
     with pytest.raises(CheckpointError, match=r'does not fit VisionTransformer'

@@ -19,7 +19,7 @@ from mmpretrain.registry import HOOKS
 from hpm_mm.cli import setup_train_cfg
 from hpm_mm.engine.hooks import PREEMPTED_EXIT_CODE
 
-from .conftest import ROOT, write_imagenet, write_tiny_config
+from .conftest import ROOT, load_ckpt, write_imagenet, write_tiny_config
 from .test_reliability import TRAIN, per_iter_losses, train_cmd
 
 EPOCHS = 4  # 8 images: 2 iterations an epoch in 1 process (batch 4), and
@@ -99,8 +99,8 @@ def _run_ranks(cfg: str, work: str, *extra, world: int = 2) -> list:
 
 def _assert_same_state(path: str, ref_path: str) -> None:
     """Student, teacher (state_dict) and optimizer state equal to 1e-6."""
-    got = torch.load(path, weights_only=True)
-    ref = torch.load(ref_path, weights_only=True)
+    got = load_ckpt(path)
+    ref = load_ckpt(ref_path)
     assert got['meta']['iter'] == ref['meta']['iter']
     assert got['state_dict'].keys() == ref['state_dict'].keys()
     assert any(k.startswith('teacher.') for k in ref['state_dict'])
@@ -160,7 +160,7 @@ def _check_preempted(out: str, work: str, sig: signal.Signals, at: int,
     assert lines[0].endswith(f'preempted ({sig.name}) at iter {at}: saved '
                              f'{path}; resume with --resume'), lines[0]
     assert open(osp.join(work, 'last_checkpoint')).read() == path
-    assert torch.load(path, weights_only=True)['meta']['iter'] == at
+    assert load_ckpt(path)['meta']['iter'] == at
     assert max(per_iter_losses(work)) == at  # it stopped there
     assert not glob.glob(osp.join(work, '*.part*'))
 
@@ -207,8 +207,7 @@ def test_signal_to_one_rank_stops_both_at_the_same_iteration(
         assert rc == PREEMPTED_EXIT_CODE, out[-3000:]
     _check_preempted(ranks[0][1], work, signal.SIGUSR1, 3,
                      'preempted_iter_3.pth')
-    ckpt = torch.load(osp.join(work, 'preempted_iter_3.pth'),
-                      weights_only=True)
+    ckpt = load_ckpt(osp.join(work, 'preempted_iter_3.pth'))
     states = ckpt['rng_state']  # one per rank, and the ranks' differ
     assert len(states) == 2 and not torch.equal(states[0]['torch'],
                                                 states[1]['torch'])

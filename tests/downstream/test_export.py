@@ -5,6 +5,7 @@ import timm
 import torch
 from timm.models.vision_transformer import VisionTransformer as TimmViT
 
+from hpm_mm.converters import read_checkpoint
 from hpm_mm.testing import ARCH, IMG, PATCH
 
 from .helpers import convert, load_tool
@@ -78,7 +79,7 @@ def test_released_round_trip_is_bit_exact(tmp_path, released_ckpt):
     hpm = convert(released_ckpt, str(tmp_path / 'hpm.pth'), 'hpm')
     back = convert(hpm, str(tmp_path / 'released.pth'), 'released')
 
-    original = torch.load(released_ckpt, weights_only=False)
+    original = read_checkpoint(released_ckpt)
     result = torch.load(back, weights_only=True)
     for key in ('state_dict', 'ema_state_dict'):
         want = {k[len('module.'):]: v for k, v in original[key].items()}
@@ -100,7 +101,7 @@ def test_to_released_bad_inputs(tmp_path, released_ckpt, hpm_ckpt, capsys):
                       'teacher']) == 1
     assert '--source does not apply' in capsys.readouterr().err
     student_only = {
-        k: v for k, v in torch.load(hpm_ckpt, weights_only=False)
+        k: v for k, v in read_checkpoint(hpm_ckpt)
         ['state_dict'].items() if not k.startswith('teacher.')
     }
     src = tmp_path / 'student_only.pth'
@@ -112,7 +113,7 @@ def test_to_released_bad_inputs(tmp_path, released_ckpt, hpm_ckpt, capsys):
 
 def test_timm_export_refuses_an_incomplete_encoder(tmp_path, hpm_ckpt,
                                                    capsys):
-    state = torch.load(hpm_ckpt, weights_only=False)['state_dict']
+    state = read_checkpoint(hpm_ckpt)['state_dict']
     enc = {k: v for k, v in state.items()
            if k.startswith('backbone.') and not k.startswith('backbone.ln1')}
     src = tmp_path / 'no_norm.pth'
@@ -128,7 +129,7 @@ def test_timm_export_refuses_an_incomplete_encoder(tmp_path, hpm_ckpt,
 
 def test_to_released_refuses_an_incomplete_hpm_checkpoint(tmp_path, hpm_ckpt,
                                                           capsys):
-    state = torch.load(hpm_ckpt, weights_only=False)['state_dict']
+    state = read_checkpoint(hpm_ckpt)['state_dict']
     del state['neck.decoder_pred_losspred.bias']
     del state['teacher.module.neck.decoder_pred_losspred.bias']
     src = tmp_path / 'partial.pth'
