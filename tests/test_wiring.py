@@ -1,9 +1,9 @@
 """How ``HPM.loss`` wires its parts, against a plain restatement of one step.
 
-The reference below re-derives one HPM training step (spec section 2) from
-the model's weights alone, one image, one patch, one head and one pair at a
-time: the teacher scores the full image with its encoder and its
-loss-predictor branch; the ``n_hard`` top-scored patches are masked, then
+The reference below re-derives one HPM training step, as the released code
+computes it, from the model's weights alone, one image, one patch, one head
+and one pair at a time: the teacher scores the full image with its encoder
+and its loss-predictor branch; the ``n_hard`` top-scored patches are masked, then
 random ones; the student encodes the visible patches; its two decoder
 branches reconstruct pixels and predict losses; the reconstruction and
 loss-prediction losses follow. It shares no code with ``hpm_mm`` and is
@@ -109,7 +109,8 @@ def loss_predictor(tokens, w):
 # ---------------------------------------------------------------- one step
 def reference_step(x, enc, dec, t_enc, t_dec, epoch, max_epochs, mode,
                    norm_pix):
-    """One HPM step, spec section 2, from the weights (see module doc)."""
+    """One HPM step as the released code computes it, from the weights
+    (see the module doc)."""
     B = x.shape[0]
     alpha = 0.5 * (epoch + 1) / max_epochs
     n_hard = int(M * alpha)

@@ -119,7 +119,8 @@ def timm_state(backbone, neck) -> Dict[str, torch.Tensor]:
 
 def released_checkpoint(model, with_ema: bool = True,
                         prefix: str = 'module.') -> dict:
-    """A checkpoint laid out like the authors' release (HPM_SPEC 7)."""
+    """A checkpoint laid out like the authors' release (`state_dict` and
+    `ema_state_dict` of timm names)."""
     ckpt = dict(
         state_dict={
             prefix + k: v
