@@ -18,7 +18,8 @@ def write_atomically(path: str, write: Callable[[str], None]) -> None:
     """
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
+    # hidden, and named as AtomicCheckpointHook's leftovers of killed runs
+    tmp = osp.join(folder, f'.{osp.basename(path)}.part-{os.getpid()}')
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -84,13 +84,16 @@ def setup_train_cfg(cfg: Config,
         name = osp.splitext(osp.basename(config_path or 'hpm'))[0]
         cfg.work_dir = osp.join('./work_dirs', name)
     restarts, var = launcher_restart() if resume_on_restart else (0, None)
-    if restarts and resume != 'auto' and find_resume_checkpoint(cfg.work_dir):
-        print_log(f'restart {restarts} ({var}): resuming from the newest '
-                  f'checkpoint of {cfg.work_dir}', logger='current')
-        resume = 'auto'
+    newest = None  # looked up once: it reads the candidates' headers
+    if restarts and resume != 'auto':
+        newest = find_resume_checkpoint(cfg.work_dir)
+        if newest:
+            print_log(f'restart {restarts} ({var}): resuming from the newest '
+                      f'checkpoint of {cfg.work_dir}', logger='current')
+            resume = 'auto'
     if resume == 'auto':
         cfg.resume = True
-        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+        cfg.load_from = newest or find_resume_checkpoint(cfg.work_dir)
     elif resume is not None:
         if not osp.isfile(resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {resume}')

@@ -14,6 +14,8 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmpretrain.registry import HOOKS
 
+from ...fileio import write_text
+
 
 class OutputWriteError(OSError):
     """A checkpoint or output folder that cannot be written.
@@ -207,13 +209,8 @@ class AtomicCheckpointHook(CheckpointHook):
 
     @staticmethod
     def _write_text(path: str, text: str) -> None:
-        tmp = osp.join(
-            osp.dirname(path), f'.{osp.basename(path)}.part-{os.getpid()}')
         try:
-            with open(tmp, 'w') as f:
-                f.write(text)
-            os.replace(tmp, path)
+            write_text(path, text)
         except OSError as err:
-            _remove(tmp)
             raise OutputWriteError(f'cannot write {path}: '
                                    f'{err.strerror or err}') from err
