@@ -3,11 +3,14 @@ the whole batch: same gradients, same teacher, identical across ranks."""
 import os
 import os.path as osp
 import socket
+import time
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
+
+from hpm_mm.engine import close_distributed
 
 from .conftest import TINY_IMG, build_tiny_hpm
 
@@ -81,3 +84,24 @@ def test_two_processes_match_one(tmp_path):
         assert torch.allclose(t.float(), single['teacher'][name].float(),
                               atol=1e-5), name
     assert int(ranks[0]['teacher']['steps']) == STEPS
+
+
+def _close_worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    if rank == 0:
+        time.sleep(1.0)  # still writing the last checkpoint
+    start = time.time()
+    close_distributed()
+    torch.save(dict(start=start, end=time.time(), open=dist.is_initialized()),
+               osp.join(out, f'rank{rank}.pt'))
+
+
+def test_the_tools_close_the_group_together(tmp_path):
+    """The tools' last call: the rank done first waits for rank 0 (a rank
+    leaving early with the group alive can abort at interpreter exit),
+    then the group is gone on both."""
+    mp.spawn(_close_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2)
+    first, last = (torch.load(str(tmp_path / f'rank{r}.pt')) for r in (1, 0))
+    assert first['end'] >= last['start']
+    assert not first['open'] and not last['open']

@@ -26,6 +26,7 @@ from mmengine.logging import print_log
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
+from hpm_mm.engine import close_distributed
 from hpm_mm.fileio import write_text
 from hpm_mm.evaluation import (DEFAULT_KS, DEFAULT_TEMPERATURE,
                                arch_from_config, build_encoder, build_split,
@@ -155,6 +156,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (CheckpointError, FileNotFoundError, ValueError) as err:
         print(f'knn_eval: error: {err}', file=sys.stderr)
         return 1
+    close_distributed()  # the other ranks wait for rank 0's classification
     if out is None:
         return 0
     print(format_table(out['results']))

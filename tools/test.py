@@ -20,11 +20,11 @@ from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
-from hpm_mm.engine.hooks import CheckpointKeysHook, OutputWriteError
+from hpm_mm.engine import (CheckpointKeysHook, OutputWriteError,
+                           close_distributed)
 from hpm_mm.cli import (ConfigError, add_safe_globals_hook, check_inputs,
-                        check_model_config, close_distributed,
-                        exit_on_input_error, init_cpu_distributed,
-                        setup_cpu_distributed)
+                        check_model_config, exit_on_input_error,
+                        init_cpu_distributed, setup_cpu_distributed)
 from hpm_mm.cli.args import add_common_args, parse_common_args
 from hpm_mm.cli.config_loading import load_config
 
@@ -132,6 +132,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         runner.test_evaluator.metrics.append(dumper(out_file_path=args.out))
     with exit_on_input_error('test', (CheckpointError, )):
         metrics = runner.test()
+    del runner  # its model wrapper holds the process group
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
     close_distributed()

@@ -13,10 +13,10 @@ from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
 from hpm_mm.converters import CheckpointError
-from hpm_mm.engine import OutputWriteError
+from hpm_mm.engine import OutputWriteError, close_distributed
 from hpm_mm.cli import (ConfigError, check_inputs, check_model_config,
-                        close_distributed, exit_on_input_error,
-                        init_cpu_distributed, setup_train_cfg)
+                        exit_on_input_error, init_cpu_distributed,
+                        setup_train_cfg)
 from hpm_mm.cli.args import add_common_args, parse_common_args
 from hpm_mm.cli.config_loading import load_config
 
@@ -78,6 +78,7 @@ def main() -> None:
     # cannot be written (disk full) stops training in one line.
     with exit_on_input_error('train', (CheckpointError, OutputWriteError)):
         runner.train()
+    del runner  # its model wrapper holds the process group
     close_distributed()
 
 

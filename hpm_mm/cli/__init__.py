@@ -7,14 +7,13 @@ from .config_checks import (DatasetError, check_checkpoint_paths,
                             check_inputs)
 from .config_errors import check_model_config
 from .resume import find_resume_checkpoint
-from .train_cfg import (add_safe_globals_hook, close_distributed,
-                        init_cpu_distributed, setup_cpu_distributed,
-                        setup_train_cfg)
+from .train_cfg import (add_safe_globals_hook, init_cpu_distributed,
+                        setup_cpu_distributed, setup_train_cfg)
 
 __all__ = [
     'ConfigError', 'DatasetError', 'add_safe_globals_hook',
     'check_checkpoint_paths', 'check_dataset_paths',
     'check_datasets_not_empty', 'check_inputs', 'check_model_config',
-    'close_distributed', 'exit_on_input_error', 'find_resume_checkpoint',
+    'exit_on_input_error', 'find_resume_checkpoint',
     'init_cpu_distributed', 'setup_cpu_distributed', 'setup_train_cfg'
 ]

@@ -226,16 +226,3 @@ def init_cpu_distributed(launcher: str,
     dist.init_process_group(
         backend='gloo' if backend == 'nccl' else backend, **dist_cfg)
     return True
-
-
-def close_distributed() -> None:
-    """Destroy the default process group, if any, before the tool returns.
-
-    mmengine's Runner never does; left to interpreter exit, the group's
-    threads are torn down in destructors, and one CI run of
-    ``tools/dist_test.sh`` on gloo saw a rank abort there ("terminate called
-    without an active exception") after its work was done.
-    """
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()

@@ -1,3 +1,4 @@
+from .distributed import close_distributed
 from .hooks import (AtomicCheckpointHook, CheckpointKeysHook,
                     CheckpointSafeGlobalsHook, HPMTeacherHook,
                     NonFiniteLossHook, OutputWriteError, RNGStateHook)
@@ -5,5 +6,5 @@ from .hooks import (AtomicCheckpointHook, CheckpointKeysHook,
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
     'HPMTeacherHook', 'NonFiniteLossHook', 'OutputWriteError',
-    'RNGStateHook'
+    'RNGStateHook', 'close_distributed'
 ]

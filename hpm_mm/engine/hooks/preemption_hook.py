@@ -6,12 +6,12 @@ import threading
 from typing import Dict, Optional, Sequence
 
 import torch
-import torch.distributed as torch_dist
 from mmengine.dist import all_reduce, barrier, is_main_process
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
+from ..distributed import close_distributed
 from .rng_state_hook import RNGStateHook
 
 #: Exit status of a training process that stopped on a preemption signal
@@ -183,7 +183,5 @@ class PreemptionHook(Hook):
         runner.call_hook('after_run')  # closes the visualizer, copies logs
         # The handlers stay: a launcher that sees the first rank leave may
         # signal the others, which all exit with this code a moment later.
-        barrier()
-        if torch_dist.is_available() and torch_dist.is_initialized():
-            torch_dist.destroy_process_group()
+        close_distributed()
         sys.exit(PREEMPTED_EXIT_CODE)
