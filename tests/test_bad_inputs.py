@@ -11,6 +11,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+from typing import Optional
 
 import pytest
 import torch
@@ -24,7 +25,8 @@ from hpm_mm.converters import (CheckpointError, check_checkpoint,
 from hpm_mm.datasets import read_image
 from hpm_mm.cli import (ConfigError, DatasetError, check_checkpoint_paths,
                         check_datasets_not_empty, check_model_config,
-                        find_resume_checkpoint, setup_train_cfg)
+                        find_resume_checkpoint, naming_the_key,
+                        setup_train_cfg)
 from hpm_mm.cli.config_loading import load_config
 
 from .conftest import ROOT, build_tiny_hpm, write_imagenet, write_tiny_config
@@ -135,6 +137,17 @@ CASES = [
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 'model.masker.alpha_max=abc'],
      "model.masker.alpha_max: expected a number, got 'abc'", ()),
+    ('train, a value out of range', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'range'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                'model.masker.alpha_max=1.5'],
+     'model.masker.alpha_max: must be in [0, 1], got 1.5', ()),
+    ('train, a value a library class refuses', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'arch'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                'model.backbone.arch=deit-tinyy'],
+     None, ('model.backbone: HPMViT: Arch deit-tinyy is not in default '
+            'archs', )),
     ('train, HPM without its teacher hook', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'teacher-hook'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
@@ -289,6 +302,37 @@ def test_model_config_follows_only_forwarded_kwargs():
         "'width'?")
     # keys taken out of **kwargs are unknowable: left to the constructor
     check_model_config(Config(dict(model=dict(type=_Pops, extra=1, x=2))))
+
+
+class _Refuses(_Base):
+    def __init__(self, child: Optional[dict] = None, **kwargs):
+        super().__init__(**kwargs)
+        if kwargs.get('width', 1) < 0:
+            raise ValueError(f"_Refuses: width must be >= 0, got "
+                             f"{kwargs['width']}")
+        if child is not None:
+            _Refuses(**{k: v for k, v in child.items() if k != 'type'})
+
+
+def _refused(cfg: Config) -> str:
+    with pytest.raises(ConfigError) as err:
+        with naming_the_key(cfg):
+            _Refuses(**{k: v for k, v in cfg.model.items() if k != 'type'})
+    return str(err.value)
+
+
+def test_a_refused_value_is_named_by_its_key():
+    assert _refused(Config(dict(model=dict(type=_Refuses, width=-1)))) == (
+        'model.width: must be >= 0, got -1')
+    # the innermost module under construction, at its own key
+    assert _refused(Config(dict(model=dict(
+        type=_Refuses, child=dict(type=_Refuses, width=-2))))) == (
+            'model.child.width: must be >= 0, got -2')
+    # an error of no config entry's class is left as it is
+    with pytest.raises(ValueError, match='^not a model value$'):
+        with naming_the_key(Config(dict(model=dict(type=_Refuses)))):
+            _Base()
+            raise ValueError('not a model value')
 
 
 def test_config_syntax_error_names_file_and_line(tmp_path):

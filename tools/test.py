@@ -24,7 +24,8 @@ from hpm_mm.engine import (CheckpointKeysHook, OutputWriteError,
                            close_distributed)
 from hpm_mm.cli import (ConfigError, add_safe_globals_hook, check_inputs,
                         check_model_config, exit_on_input_error,
-                        init_cpu_distributed, setup_cpu_distributed)
+                        init_cpu_distributed, naming_the_key,
+                        setup_cpu_distributed)
 from hpm_mm.cli.args import add_common_args, parse_common_args
 from hpm_mm.cli.config_loading import load_config
 
@@ -122,7 +123,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         dumper = dump_predictions(cfg, args.out) \
             if args.out and args.out_item == 'pred' else None
     init_cpu_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg'))
-    with exit_on_input_error('test', (ConfigError, )):
+    with exit_on_input_error('test', (ConfigError, )), naming_the_key(cfg):
         runner = Runner.from_cfg(cfg)
     if not any(isinstance(h, CheckpointKeysHook) for h in runner.hooks):
         # mmengine loads load_from with strict=False: refuse a checkpoint

@@ -16,7 +16,7 @@ from hpm_mm.converters import CheckpointError
 from hpm_mm.engine import OutputWriteError, close_distributed
 from hpm_mm.cli import (ConfigError, check_inputs, check_model_config,
                         exit_on_input_error, init_cpu_distributed,
-                        setup_train_cfg)
+                        naming_the_key, setup_train_cfg)
 from hpm_mm.cli.args import add_common_args, parse_common_args
 from hpm_mm.cli.config_loading import load_config
 
@@ -70,8 +70,9 @@ def main() -> None:
         check_inputs(cfg)
     init_cpu_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg'))
     # Config entries that do not fit together (an encoder and a decoder of
-    # different widths) are found when the model is built.
-    with exit_on_input_error('train', (ConfigError, )):
+    # different widths) and values a module refuses (alpha_max=1.5) are
+    # found when the model is built, and named by their config keys.
+    with exit_on_input_error('train', (ConfigError, )), naming_the_key(cfg):
         runner = Runner.from_cfg(cfg)
     # A checkpoint that does not fit the model (load_from, resume, a
     # backbone's init_cfg) is refused before the first iteration; one that

@@ -6,13 +6,18 @@
   the signature of the class it names, before anything is built: a key
   the class does not take (with the closest valid name) and a non-numeric
   string for a numeric argument.
-Both raise :class:`hpm_mm.errors.ConfigError`.
+* :func:`naming_the_key`: while the model is built, a value its class
+  refuses (``alpha_max=1.5``) is reported under the config key it came
+  from.
+All raise :class:`hpm_mm.errors.ConfigError`.
 """
 import ast
 import difflib
 import inspect
 import os.path as osp
 import textwrap
+import traceback
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Dict, Iterator, Optional, Tuple
 
@@ -238,4 +243,109 @@ def check_model_config(cfg: Config) -> None:
             _check_node(where, node, cls, params)
 
 
-__all__ = ['ConfigError', 'check_model_config', 'describe_syntax_error']
+# ---- values a module refuses while the model is built --------------------
+
+#: What a module's ``__init__`` raises for a value it cannot take.
+_VALUE_ERRORS = (ValueError, AssertionError)
+
+
+def _modules_under_construction(tb: Optional[TracebackType]
+                                ) -> Iterator[Tuple[type, dict]]:
+    """``(class, arguments)`` of the ``__init__`` frames ``tb`` passes,
+    innermost first; ``**kwargs`` are merged into the arguments."""
+    frames = [frame for frame, _ in traceback.walk_tb(tb)]
+    for frame in reversed(frames):
+        args = frame.f_locals
+        if frame.f_code.co_name != '__init__' or 'self' not in args:
+            continue
+        merged = dict(args)
+        for val in args.values():
+            if isinstance(val, dict):
+                merged.update((k, v) for k, v in val.items()
+                              if isinstance(k, str) and k not in merged)
+        yield type(args['self']), merged
+
+
+def _agreement(node: dict, args: dict) -> int:
+    """How many of ``node``'s entries the constructor received as given."""
+    same = 0
+    for key, val in node.items():
+        if key in _REGISTRY_KEYS or key not in args:
+            continue
+        try:
+            same += bool(args[key] == val)
+        except Exception:  # noqa: BLE001  (tensors and the like: unknown)
+            pass
+    return same
+
+
+def describe_refused_value(cfg: Config, err: BaseException
+                           ) -> Optional[str]:
+    """The one line of a value a model module refused, naming its key.
+
+    Args:
+        cfg (Config): The config the model was built from.
+        err (BaseException): A ``ValueError``/``AssertionError`` raised in
+            the ``__init__`` of a class that a ``type=`` under ``cfg.model``
+            names.
+
+    Returns:
+        str or None: ``model.masker.alpha_max: must be in [0, 1], got
+        1.5`` when the message starts with the class and an argument
+        given in the config, ``model.backbone: VisionTransformer: MESSAGE``
+        otherwise; None when no config entry built the refusing class.
+        Of several entries of one class, the one whose values the
+        constructor received is named.
+    """
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return None
+    nodes = [(where, node, _registered_class(node['type'], scope))
+             for where, node, scope in _module_configs(
+                 model, 'model', cfg.get('default_scope'))]
+    text = ' '.join(str(err).split()) or type(err).__name__
+    for cls, args in _modules_under_construction(err.__traceback__):
+        found = [(where, node) for where, node, klass in nodes
+                 if klass is cls]
+        if not found:
+            continue
+        where, node = max(found, key=lambda wn: _agreement(wn[1], args))
+        prefix = f'{cls.__name__}: '
+        words = text.split(' ', 2)
+        if text.startswith(prefix) and len(words) == 3 and words[1] in node:
+            return f'{where}.{words[1]}: {words[2]}'
+        return f'{where}: {text if text.startswith(prefix) else prefix + text}'
+    return None
+
+
+@contextmanager
+def naming_the_key(cfg: Config) -> Iterator[None]:
+    """Around the Runner's build: a refused value becomes a ConfigError.
+
+    A constructor's check (``HardPatchMasker: alpha_max must be in [0, 1],
+    got 1.5``) names its class but not the config key, and would end the
+    tool in a traceback; this reports it as ``model.masker.alpha_max: must
+    be in [0, 1], got 1.5``. Errors of classes no config entry names pass
+    through unchanged.
+
+    Args:
+        cfg (Config): The config the Runner is built from.
+
+    Raises:
+        ConfigError: For a refused value of a ``cfg.model`` entry.
+    """
+    try:
+        yield
+    except ConfigError:
+        raise  # already names its keys
+    except _VALUE_ERRORS as err:
+        line = describe_refused_value(cfg, err)
+        if line is None:
+            raise
+        raise ConfigError(line) from err
+
+
+__all__ = [
+    'ConfigError', 'check_model_config', 'describe_refused_value',
+    'describe_syntax_error', 'naming_the_key'
+]
