@@ -132,6 +132,12 @@ CASES = [
                 'model.masker.alpha_maxx=0.3'],
      "model.masker.alpha_maxx: HardPatchMasker takes no argument "
      "'alpha_maxx'; did you mean 'alpha_max'?", ()),
+    ('train, a type name with a typo', 'train.py',
+     lambda f: [DEMO, '--work-dir', _work(f, 'type'), '--cfg-options',
+                f'train_dataloader.dataset.data_root={f["imagenet"]}',
+                'model.masker.type=HardPatchMaskerr'],
+     "model.masker.type: no module 'HardPatchMaskerr' in the "
+     "mmpretrain::model registry; did you mean 'HardPatchMasker'?", ()),
     ('train, a word for a number', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'n'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
@@ -333,6 +339,18 @@ def test_a_refused_value_is_named_by_its_key():
         with naming_the_key(Config(dict(model=dict(type=_Refuses)))):
             _Base()
             raise ValueError('not a model value')
+
+
+def test_an_unregistered_type_is_named_by_its_key():
+    cfg = Config.fromfile(DEMO)
+    cfg.model.type = 'Zebra'
+    with pytest.raises(ConfigError) as err, naming_the_key(cfg):
+        MODELS.build(cfg.model)
+    assert str(err.value) == (
+        "model.type: no module 'Zebra' in the mmpretrain::model registry; "
+        "is its package in custom_imports?")
+    with pytest.raises(KeyError, match='another key'), naming_the_key(cfg):
+        raise KeyError('another key')
 
 
 def test_config_syntax_error_names_file_and_line(tmp_path):

@@ -7,14 +7,15 @@
   the class does not take (with the closest valid name) and a non-numeric
   string for a numeric argument.
 * :func:`naming_the_key`: while the model is built, a value its class
-  refuses (``alpha_max=1.5``) is reported under the config key it came
-  from.
+  refuses (``alpha_max=1.5``) and a type no registry holds are reported
+  under the config key they came from.
 All raise :class:`hpm_mm.errors.ConfigError`.
 """
 import ast
 import difflib
 import inspect
 import os.path as osp
+import re
 import textwrap
 import traceback
 from contextlib import contextmanager
@@ -222,7 +223,7 @@ def check_model_config(cfg: Config) -> None:
     models) is compared with the ``__init__`` signature of the class it
     names, resolved in ``cfg.default_scope`` as the Runner will. Classes
     whose arguments cannot be known (open ``**kwargs``) and types that are
-    not found are left to the Runner.
+    not found (an mmcv op is not in a registry) are left to the Runner.
 
     Args:
         cfg (Config): The config the Runner is about to be built from.
@@ -318,34 +319,89 @@ def describe_refused_value(cfg: Config, err: BaseException
     return None
 
 
+#: The start of what mmengine's registry raises for a name it lacks.
+_NOT_REGISTERED = re.compile(r'^(\S+) is not in the (\S+) registry')
+
+
+def _unregistered_type_hint(obj_type: str, scope: Optional[str]) -> str:
+    """The closest registered model name, or where else to look."""
+    from mmengine.registry import MODELS, TASK_UTILS
+    names = []
+    for root in (MODELS, TASK_UTILS):
+        with root.switch_scope_and_registry(scope) as registry:
+            for reg in (registry, registry.parent):
+                names += list(reg.module_dict) if reg is not None else []
+    close = difflib.get_close_matches(obj_type.split('.')[-1], names, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return 'is its package in custom_imports?'
+
+
+def describe_unregistered_type(cfg: Config, err: KeyError
+                               ) -> Optional[str]:
+    """The one line of a model entry whose type no registry holds.
+
+    Args:
+        cfg (Config): The config the model was built from.
+        err (KeyError): What mmengine's ``build_from_cfg`` raised.
+
+    Returns:
+        str or None: ``model.masker.type: no module 'HardPatchMaskerr' in
+        the mmpretrain::model registry; did you mean 'HardPatchMasker'?``;
+        None for another KeyError or a type no ``cfg.model`` entry names.
+    """
+    found = _NOT_REGISTERED.match(str(err.args[0]) if err.args else '')
+    model = cfg.get('model')
+    if found is None or not isinstance(model, dict):
+        return None
+    obj_type, registry = found.groups()
+    for where, node, scope in _module_configs(model, 'model',
+                                              cfg.get('default_scope')):
+        if node['type'] == obj_type:
+            return (f'{where}.type: no module {obj_type!r} in the '
+                    f'{registry} registry; '
+                    f'{_unregistered_type_hint(obj_type, scope)}')
+    return None
+
+
+
+
 @contextmanager
 def naming_the_key(cfg: Config) -> Iterator[None]:
-    """Around the Runner's build: a refused value becomes a ConfigError.
+    """Around the Runner's build: a model entry's mistake names its key.
 
     A constructor's check (``HardPatchMasker: alpha_max must be in [0, 1],
-    got 1.5``) names its class but not the config key, and would end the
-    tool in a traceback; this reports it as ``model.masker.alpha_max: must
-    be in [0, 1], got 1.5``. Errors of classes no config entry names pass
-    through unchanged.
+    got 1.5``) names its class but not the config key, and mmengine's
+    registry answers a misspelt type with a ``KeyError``; both would end
+    the tool in a traceback. They are reported as
+    ``model.masker.alpha_max: must be in [0, 1], got 1.5`` and
+    ``model.masker.type: no module 'HardPatchMaskerr' in the
+    mmpretrain::model registry; did you mean 'HardPatchMasker'?``. Errors
+    that no ``cfg.model`` entry explains pass through unchanged.
 
     Args:
         cfg (Config): The config the Runner is built from.
 
     Raises:
-        ConfigError: For a refused value of a ``cfg.model`` entry.
+        ConfigError: For a refused value or an unregistered type of a
+            ``cfg.model`` entry.
     """
     try:
         yield
     except ConfigError:
         raise  # already names its keys
+    except KeyError as err:
+        line = describe_unregistered_type(cfg, err)
+        if line is None:
+            raise
+        raise ConfigError(line) from err
     except _VALUE_ERRORS as err:
         line = describe_refused_value(cfg, err)
         if line is None:
             raise
         raise ConfigError(line) from err
 
-
 __all__ = [
     'ConfigError', 'check_model_config', 'describe_refused_value',
-    'describe_syntax_error', 'naming_the_key'
+    'describe_syntax_error', 'describe_unregistered_type', 'naming_the_key'
 ]
