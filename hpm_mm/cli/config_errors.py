@@ -244,7 +244,7 @@ def check_model_config(cfg: Config) -> None:
             _check_node(where, node, cls, params)
 
 
-# ---- values a module refuses while the model is built --------------------
+# ---- mistakes found while the model is built ----------------------------
 
 #: What a module's ``__init__`` raises for a value it cannot take.
 _VALUE_ERRORS = (ValueError, AssertionError)
@@ -364,8 +364,6 @@ def describe_unregistered_type(cfg: Config, err: KeyError
     return None
 
 
-
-
 @contextmanager
 def naming_the_key(cfg: Config) -> Iterator[None]:
     """Around the Runner's build: a model entry's mistake names its key.
@@ -400,6 +398,7 @@ def naming_the_key(cfg: Config) -> Iterator[None]:
         if line is None:
             raise
         raise ConfigError(line) from err
+
 
 __all__ = [
     'ConfigError', 'check_model_config', 'describe_refused_value',
