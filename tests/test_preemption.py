@@ -165,16 +165,28 @@ def _check_preempted(out: str, work: str, sig: signal.Signals, at: int,
     assert not glob.glob(osp.join(work, '*.part*'))
 
 
+def _preempted_run(tiny: str, tmp_path, sig: signal.Signals,
+                   at: int) -> tuple:
+    """One process sent ``sig`` at iteration ``at``: it exits with 75.
+
+    Returns:
+        tuple: ``(config, work_dir, stdout)`` of that run.
+    """
+    cfg = _with_signal(tiny, str(tmp_path / 'signal.py'), at=at,
+                       signum=int(sig))
+    work = str(tmp_path / 'work')
+    proc = _run(train_cmd(cfg, work))
+    assert proc.returncode == PREEMPTED_EXIT_CODE, proc.stderr[-3000:]
+    return cfg, work, proc.stdout
+
+
 def test_sigterm_saves_exits_and_resume_is_exact(one_process, tmp_path):
     """SIGTERM in the middle of an epoch: a mid-epoch checkpoint, from
     which --resume continues exactly (the epoch's remaining batches)."""
     tiny, ref = one_process
-    cfg = _with_signal(tiny, str(tmp_path / 'signal.py'), at=5,
-                       signum=int(signal.SIGTERM))  # epoch 3's first
-    work = str(tmp_path / 'work')
-    proc = _run(train_cmd(cfg, work))
-    assert proc.returncode == PREEMPTED_EXIT_CODE, proc.stderr[-3000:]
-    _check_preempted(proc.stdout, work, signal.SIGTERM, 5,
+    cfg, work, out = _preempted_run(tiny, tmp_path, signal.SIGTERM,
+                                    at=5)  # epoch 3's first
+    _check_preempted(out, work, signal.SIGTERM, 5,
                      'preempted_iter_5.pth')
 
     proc = _run(train_cmd(cfg, work, '--resume'))
@@ -187,12 +199,9 @@ def test_sigterm_saves_exits_and_resume_is_exact(one_process, tmp_path):
 def test_sigusr1_at_an_epoch_end_saves_the_epoch_checkpoint(
         one_process, tmp_path):
     tiny, _ = one_process
-    cfg = _with_signal(tiny, str(tmp_path / 'signal.py'), at=4,
-                       signum=int(signal.SIGUSR1))  # epoch 2's last
-    work = str(tmp_path / 'work')
-    proc = _run(train_cmd(cfg, work))
-    assert proc.returncode == PREEMPTED_EXIT_CODE, proc.stderr[-3000:]
-    _check_preempted(proc.stdout, work, signal.SIGUSR1, 4, 'epoch_2.pth')
+    _, work, out = _preempted_run(tiny, tmp_path, signal.SIGUSR1,
+                                  at=4)  # epoch 2's last
+    _check_preempted(out, work, signal.SIGUSR1, 4, 'epoch_2.pth')
     assert not glob.glob(osp.join(work, 'preempted_*'))
 
 
