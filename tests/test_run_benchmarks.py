@@ -1,8 +1,9 @@
 """tools/run_benchmarks.py end to end: a short pre-training, the conversion
 and every benchmark (fine-tune, linear, kNN, COCO, ADE20K) for a few
 iterations on tiny data in the real formats, through the real configs and
-tools; then a second call that skips every stage, and a call where an
-interrupted stage resumes while a failing one is reported.
+tools; then a second call that skips every stage, a call killed in the
+middle of a stage, and a call where that stage resumes while a failing one
+is reported.
 
 The models are shrunk with the suite's own ``--cfg-options``: the options
 are the difference between each real config and the same config shrunk by
@@ -11,6 +12,8 @@ the downstream tests' helpers.
 import json
 import os
 import os.path as osp
+import shutil
+import signal
 import subprocess
 import sys
 from typing import Any, List
@@ -99,10 +102,40 @@ KNN_ARGS = (f'--img-size {IMG} --num-heads {ARCH["num_heads"]} '
             '--batch-size 4 --num-workers 0 --ks 1 20')
 
 
-def _call(args: List[str]) -> subprocess.CompletedProcess:
+def _call(args: List[str], **extra_env) -> subprocess.CompletedProcess:
+    """The suite in a session of its own (a kill of its group is a job's
+    end: the suite and the tool it runs, not pytest). Its output is a
+    pipe, buffered as a redirected log is, whatever this shell sets."""
     env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop('PYTHONUNBUFFERED', None)
+    env.update(extra_env)
     return subprocess.run([sys.executable, TOOL] + args, cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900,
+                          start_new_session=True)
+
+
+# Put on the PYTHONPATH of the suite and of the tools it starts: once
+# ``last_checkpoint`` at $KILL_AFTER names ``iter_1.pth`` (the first
+# checkpoint is complete and recorded), the whole job is SIGKILLed, as a
+# cluster ends a job at its time limit or loses its node.
+KILL_AFTER_FIRST_CHECKPOINT = '''
+import os
+import signal
+
+_replace = os.replace
+_after = os.environ.get('KILL_AFTER')
+
+
+def replace(src, dst, *args, **kwargs):
+    _replace(src, dst, *args, **kwargs)
+    if _after and os.path.abspath(dst) == _after:
+        with open(dst) as f:
+            if f.read().endswith('iter_1.pth'):
+                os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+os.replace = replace
+'''
 
 
 def _headers(path: str) -> List[str]:
@@ -232,34 +265,45 @@ def test_second_call_skips_every_stage(suite):
         assert json.load(f)['rows'] == rows
 
 
-def test_interrupted_stage_resumes_and_failed_one_is_reported(suite):
-    """ADE20K as a kill after iteration 1 of 2 leaves it: its newest
-    checkpoint is iter_1.pth, no metrics, state 'running'. kNN fails (a
-    bad option); ADE20K, after it, still runs, from iter_1.pth."""
+def test_interrupted_stage_resumes_and_failed_one_is_reported(
+        suite, tmp_path):
+    """ADE20K run again and killed (suite and training together) once its
+    first checkpoint is recorded; the next call resumes it from there. kNN
+    fails in that call (a bad option), and ADE20K, after it, still runs."""
     work = suite['work']
     seg = osp.join(work, 'ade20k')
-    os.remove(osp.join(seg, 'iter_2.pth'))
-    os.remove(osp.join(seg, 'metrics.json'))
-    with open(osp.join(seg, 'last_checkpoint'), 'w') as f:
-        f.write(osp.join(seg, 'iter_1.pth'))
+    shutil.rmtree(seg)
+    inject = tmp_path / 'inject'
+    inject.mkdir()
+    (inject / 'sitecustomize.py').write_text(KILL_AFTER_FIRST_CHECKPOINT)
+    killed = _call(suite['args'] + [f'knn={KNN_ARGS}'],
+                   PYTHONPATH=f'{inject}{os.pathsep}{ROOT}',
+                   KILL_AFTER=osp.join(seg, 'last_checkpoint'))
+    assert killed.returncode == -signal.SIGKILL, \
+        killed.stdout[-3000:] + killed.stderr[-3000:]
+    # the progress lines reached the log before the kill, up to the last
+    what, command = ([''] * 2 + killed.stdout.splitlines())[-2:]
+    assert what == f'[6/6] ade20k: train ({CONFIGS["ade20k"][0]}); left ' \
+        'after it: test', killed.stdout[-3000:]
+    assert f'tools/train.py {CONFIGS["ade20k"][0]} --work-dir {seg}' in \
+        command, command
+    assert osp.isfile(osp.join(seg, 'iter_1.pth'))
+    assert not osp.exists(osp.join(seg, 'iter_2.pth'))
+    assert not osp.exists(osp.join(seg, 'metrics.json'))
     with open(osp.join(seg, 'suite_stage.json')) as f:
-        state = json.load(f)
-    state = dict(status='running', config=state['config'],
-                 train=dict(command=state['train']['command'],
-                            log=state['train']['log']))
-    with open(osp.join(seg, 'suite_stage.json'), 'w') as f:
-        json.dump(state, f)
+        assert json.load(f)['status'] == 'running'
     os.remove(osp.join(work, 'knn', 'suite_stage.json'))
 
-    third = _call(suite['args'] + [f'knn={KNN_ARGS} --temperature 0'])
-    assert third.returncode == 1, third.stdout[-3000:] + third.stderr[-3000:]
+    fourth = _call(suite['args'] + [f'knn={KNN_ARGS} --temperature 0'])
+    assert fourth.returncode == 1, \
+        fourth.stdout[-3000:] + fourth.stderr[-3000:]
     knn_log = osp.join(work, 'knn', 'knn.log')
-    assert f'[4/6] knn: FAILED (knn exit 2); log: {knn_log}' in third.stdout
-    assert '--temperature must be positive' in third.stdout
+    assert f'[4/6] knn: FAILED (knn exit 2); log: {knn_log}' in fourth.stdout
+    assert '--temperature must be positive' in fourth.stdout
     for stage in ('convert', 'finetune', 'linear', 'coco'):
-        assert f'{stage}: skipped, done' in third.stdout
+        assert f'{stage}: skipped, done' in fourth.stdout
     assert 'ade20k: train, resuming from the newest checkpoint' in \
-        third.stdout
+        fourth.stdout
     header = _headers(osp.join(seg, 'train.log'))
     assert len(header) == 2 and ' --resume ' in header[-1]
     with open(osp.join(seg, 'train.log')) as f:

@@ -180,16 +180,22 @@ def last_checkpoint(work_dir: str) -> Optional[str]:
 
 
 # -------------------------------------------------------------- suite --
+def _print_now(line: str) -> None:
+    print(line, flush=True)
+
+
 class Suite:
     """Plans and runs the stages; see the module docstring.
 
     Args:
         opts (SuiteOptions): What to run.
-        echo (callable): Where progress lines go (default ``print``).
+        echo (callable): Where progress lines go. The default prints and
+            flushes each line, so that a log redirected to a file shows
+            what ran even when the job is killed.
     """
 
     def __init__(self, opts: SuiteOptions,
-                 echo: Callable[[str], None] = print) -> None:
+                 echo: Callable[[str], None] = _print_now) -> None:
         self.opts = opts
         self.echo = echo
         self.work_dir = osp.abspath(opts.work_dir)
