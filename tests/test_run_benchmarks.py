@@ -293,6 +293,12 @@ def test_interrupted_stage_resumes_and_failed_one_is_reported(
     with open(osp.join(seg, 'suite_stage.json')) as f:
         assert json.load(f)['status'] == 'running'
     os.remove(osp.join(work, 'knn', 'suite_stage.json'))
+    # untrained, COCO scored AP 0: give it a value that shows mmdet's 0-1
+    # turned into the paper's %, read again by the skipped stage
+    coco_metrics = osp.join(work, 'coco', 'metrics.json')
+    metrics = dict(mmengine.load(coco_metrics), **{
+        'coco/bbox_mAP': 0.412, 'coco/segm_mAP': 0.375})
+    mmengine.dump(metrics, coco_metrics)
 
     fourth = _call(suite['args'] + [f'knn={KNN_ARGS} --temperature 0'])
     assert fourth.returncode == 1, \
@@ -312,7 +318,10 @@ def test_interrupted_stage_resumes_and_failed_one_is_reported(
     assert osp.isfile(osp.join(seg, 'iter_2.pth'))
 
     with open(osp.join(work, 'results.json')) as f:
-        rows = {r['benchmark']: r for r in json.load(f)['rows']}
+        table = json.load(f)['rows']
+    rows = {r['benchmark']: r for r in table}
+    assert [r['value'] for r in table if r['benchmark'] == 'coco'] == [
+        pytest.approx(41.2), pytest.approx(37.5)]  # box, mask AP in %
     assert rows['knn']['status'] == 'failed'
     assert rows['knn']['log'] == knn_log and rows['knn']['value'] is None
     assert rows['ade20k']['status'] == 'done'
