@@ -75,6 +75,20 @@ def outside_a_runner():
     return allowed_globals(mmengine_safe_globals())
 
 
+def pythonpath_with_sitecustomize(folder, source: str) -> str:
+    """A child's ``PYTHONPATH`` that runs ``source`` at its start-up.
+
+    Test-only fault injection (a full disk, a killed job): ``source`` is
+    written to ``folder/inject/sitecustomize.py``, which Python imports in
+    every process started with the returned path, before the repository.
+    """
+    inject = osp.join(str(folder), 'inject')
+    os.makedirs(inject)
+    with open(osp.join(inject, 'sitecustomize.py'), 'w') as f:
+        f.write(source)
+    return f'{inject}{os.pathsep}{ROOT}'
+
+
 def load_ckpt(path) -> dict:
     """``torch.load(weights_only=True)`` of an mmengine checkpoint (message
     hub, numpy meta), with hpm_mm's allow-list for this call only."""

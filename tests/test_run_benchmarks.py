@@ -27,7 +27,8 @@ from hpm_mm.testing import (ARCH, IMG, PATCH, shrink_cls, shrink_det,
                             shrink_seg, write_ade20k, write_coco,
                             write_imagenet)
 
-from .conftest import ROOT, write_tiny_config
+from .conftest import (ROOT, pythonpath_with_sitecustomize,
+                       write_tiny_config)
 from .downstream.helpers import config
 
 TOOL = osp.join(ROOT, 'tools', 'run_benchmarks.py')
@@ -273,11 +274,9 @@ def test_interrupted_stage_resumes_and_failed_one_is_reported(
     work = suite['work']
     seg = osp.join(work, 'ade20k')
     shutil.rmtree(seg)
-    inject = tmp_path / 'inject'
-    inject.mkdir()
-    (inject / 'sitecustomize.py').write_text(KILL_AFTER_FIRST_CHECKPOINT)
     killed = _call(suite['args'] + [f'knn={KNN_ARGS}'],
-                   PYTHONPATH=f'{inject}{os.pathsep}{ROOT}',
+                   PYTHONPATH=pythonpath_with_sitecustomize(
+                       tmp_path, KILL_AFTER_FIRST_CHECKPOINT),
                    KILL_AFTER=osp.join(seg, 'last_checkpoint'))
     assert killed.returncode == -signal.SIGKILL, \
         killed.stdout[-3000:] + killed.stderr[-3000:]

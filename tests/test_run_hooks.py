@@ -22,7 +22,8 @@ from hpm_mm.converters import mmengine_safe_globals
 from hpm_mm.engine import CheckpointSafeGlobalsHook
 from hpm_mm.engine.hooks.atomic_checkpoint_hook import format_bytes
 
-from .conftest import ROOT, load_ckpt, write_tiny_config
+from .conftest import (ROOT, load_ckpt, pythonpath_with_sitecustomize,
+                       write_tiny_config)
 
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 MMPRETRAIN_TRAIN = osp.join(
@@ -247,9 +248,6 @@ local_backend.LocalBackend.put = put
 
 def test_full_disk_keeps_earlier_checkpoints_and_says_so(tiny_imagenet,
                                                          tmp_path):
-    inject = tmp_path / 'inject'
-    inject.mkdir()
-    (inject / 'sitecustomize.py').write_text(FULL_DISK)
     cfg = write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet,
                             max_epochs=3)
     work = str(tmp_path / 'work')
@@ -257,7 +255,8 @@ def test_full_disk_keeps_earlier_checkpoints_and_says_so(tiny_imagenet,
         [sys.executable, TRAIN, cfg, '--work-dir', work, '--cfg-options',
          'default_hooks.checkpoint.max_keep_ckpts=1'],
         capture_output=True, text=True, timeout=600,
-        env=_env(PYTHONPATH=f'{inject}{os.pathsep}{ROOT}'))
+        env=_env(PYTHONPATH=pythonpath_with_sitecustomize(
+            tmp_path, FULL_DISK)))
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr
     first = osp.join(work, 'epoch_1.pth')
