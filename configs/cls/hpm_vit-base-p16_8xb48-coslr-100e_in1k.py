@@ -45,21 +45,10 @@ optim_wrapper = dict(
 # floor by each group's initial lr (lr x lr_scale), as they do. With
 # --auto-scale-lr the floor scales with the lr (the authors' stays 1e-6).
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-9,
-        by_epoch=True,
-        begin=0,
-        end=5,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=95,
-        eta_min_ratio=min_lr / lr,
-        by_epoch=True,
-        begin=5,
-        end=100,
-        convert_to_iter_based=True)
+    dict(type='LinearLR', start_factor=1e-9, by_epoch=True, begin=0, end=5,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=95, eta_min_ratio=min_lr / lr,
+         by_epoch=True, begin=5, end=100, convert_to_iter_based=True)
 ]
 auto_scale_lr = dict(base_batch_size=384)
 
