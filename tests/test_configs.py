@@ -35,9 +35,14 @@ def check_recipe(cfg: Config, path: str) -> None:
     assert cfg.train_dataloader.drop_last is True
     assert cfg.model.data_preprocessor.to_rgb is True
     if osp.basename(path) != DEMO:  # the paper's recipe
-        assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1.5e-4 * 8)
-        assert cfg.train_dataloader.batch_size * 8 == 2048
-        assert cfg.auto_scale_lr.base_batch_size == 2048
+        # 8 GPUs; lr = 1.5e-4 x total batch / 256, total 2048 (PRETRAIN.md)
+        # or 256 (scripts/pretrain_base.sh)
+        total = cfg.train_dataloader.batch_size * 8 * \
+            cfg.optim_wrapper.get('accumulative_counts', 1)
+        assert total in (256, 2048)
+        assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1.5e-4 *
+                                                               total / 256)
+        assert cfg.auto_scale_lr.base_batch_size == total
         sched = cfg.param_scheduler
         assert sched[0].end == 40 and sched[1].end == cfg.train_cfg.max_epochs
     for hook in ('NonFiniteLossHook', 'CheckpointKeysHook', 'RNGStateHook',
@@ -68,6 +73,48 @@ def test_config_resolves_and_builds(path, tmp_path):
                                     neck=tiny['neck'], head=tiny['head']))
     model = MODELS.build(cfg.model)
     model.init_weights()
+
+
+#: The authors' two ViT-B commands (8 GPUs each): config name ->
+#: (images per GPU, accumulation steps, epochs, lr).
+AUTHORS = {
+    # scripts/pretrain_base.sh: --batch_size 32 --accum_iter 1 --epochs 800
+    # --blr 1.5e-4 (lr = blr x 256 / 256)
+    'hpm_vit-base-p16_8xb32-amp-coslr-800e_in1k.py': (32, 1, 800, 1.5e-4),
+    # PRETRAIN.md: --batch_size 32 --accum_iter 8 --epochs 200 --blr 1.5e-4
+    # (lr = blr x 2048 / 256)
+    'hpm_vit-base-p16_8xb32-accum8-amp-coslr-200e_in1k.py':
+    (32, 8, 200, 1.2e-3),
+    # PRETRAIN.md's total batch without accumulation, 800 and 200 epochs
+    'hpm_vit-base-p16_8xb256-amp-coslr-800e_in1k.py': (256, 1, 800, 1.2e-3),
+    'hpm_vit-base-p16_8xb256-amp-coslr-200e_in1k.py': (256, 1, 200, 1.2e-3),
+}
+
+
+@pytest.mark.parametrize('name', sorted(AUTHORS))
+def test_authors_commands(name):
+    """Batch, accumulation, epochs, lr, schedule and model of the authors'
+    two ViT-B commands (scripts/pretrain_base.sh, PRETRAIN.md)."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'pretrain', name))
+    per_gpu, accumulate, epochs, lr = AUTHORS[name]
+    assert cfg.train_dataloader.batch_size == per_gpu
+    assert cfg.optim_wrapper.get('accumulative_counts', 1) == accumulate
+    assert cfg.train_cfg.max_epochs == epochs
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(lr)
+    assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
+    assert cfg.auto_scale_lr.base_batch_size == per_gpu * 8 * accumulate
+    warm, cosine = cfg.param_scheduler
+    assert (warm.begin, warm.end) == (0, 40)
+    assert (cosine.begin, cosine.end, cosine.T_max) == (40, epochs,
+                                                        epochs - 40)
+    assert cosine.eta_min == 0.0  # main_pretrain.py: --min_lr 0
+    # --model mae_vit_base_patch16_dec512d8b --mask_ratio 0.75
+    # --learning_loss --relative, norm_pix_loss off by default
+    m = cfg.model
+    assert (m.backbone.arch, m.backbone.mask_ratio) == ('b', 0.75)
+    assert (m.neck.decoder_embed_dim, m.neck.decoder_depth) == (512, 8)
+    assert m.head.loss_pred.mode == 'relative'
+    assert m.head.norm_pix is False
 
 
 def test_recipes():

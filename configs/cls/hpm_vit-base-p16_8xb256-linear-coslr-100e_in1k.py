@@ -2,11 +2,15 @@
 # cls token after the final norm, BatchNorm without affine (eps 1e-6), a
 # linear head; SGD momentum 0.9, no weight decay, base lr 1e-3 scaled as
 # lr = base lr x batch / 256 (8 GPUs x 256 = 2048 -> 8e-3), 10 warm-up
-# epochs then cosine, 100 epochs, RandomResizedCrop + flip, resize 256 +
-# center crop 224 at test, all bicubic (the authors' main_linprob.py; the
-# inherited mmpretrain pipelines are bilinear). Model and data come from
-# mmpretrain's MAE linear-probe config (which uses LARS at batch 16384);
-# the optimizer, batch, schedule and interpolation are HPM's.
+# epochs from 0 then cosine to 0, 100 epochs, fp16 AMP, RandomResizedCrop
+# + flip, resize 256 + center crop 224 at test, all bicubic (the authors'
+# main_linprob.py; the inherited mmpretrain pipelines are bilinear). Model
+# and data come from mmpretrain's MAE linear-probe config (which uses LARS
+# at batch 16384); the optimizer, batch, schedule and interpolation are
+# HPM's. The authors run 4 GPUs x 512: the BatchNorm sees 256 images per
+# GPU here, 512 there (docs/en/pretraining.md lists such differences).
+# Without a GPU: --cfg-options optim_wrapper.type=OptimWrapper (hpm_mm's
+# tools/train.py switches to fp32 by itself).
 #
 #   tools/dist_train.sh \
 #       configs/cls/hpm_vit-base-p16_8xb256-linear-coslr-100e_in1k.py 8
@@ -47,8 +51,8 @@ test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 optim_wrapper = dict(
     _delete_=True,
+    # fp16 autocast, loss scaling 'dynamic' (AmpOptimWrapper's default)
     type='AmpOptimWrapper',
-    loss_scale='dynamic',
     optimizer=dict(
         type='SGD', lr=1e-3 * 2048 / 256, momentum=0.9, weight_decay=0.0))
 
@@ -57,7 +61,7 @@ warmup_epochs = 10
 param_scheduler = [
     dict(
         type='LinearLR',
-        start_factor=1e-4,
+        start_factor=1e-9,  # from 0, as the authors' util/lr_sched.py
         by_epoch=True,
         begin=0,
         end=warmup_epochs,
