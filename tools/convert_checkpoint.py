@@ -1,17 +1,5 @@
-"""Convert HPM checkpoints between the released, hpm_mm and library formats.
-
-Examples::
-
-    # authors' released checkpoint -> hpm_mm pretraining checkpoint
-    python tools/convert_checkpoint.py hpm_vitb_800e.pth \\
-        checkpoints/hpm_vit-b_800e.pth --to hpm
-    # the EMA teacher's encoder as mmdet backbone weights
-    python tools/convert_checkpoint.py checkpoints/hpm_vit-b_800e.pth \\
-        checkpoints/hpm_vit-b_800e_mmdet.pth --to mmdet --source teacher
-    # OpenAI CLIP (TorchScript) -> the CLIP feature target's weights
-    python tools/convert_checkpoint.py ViT-B-16.pt \\
-        checkpoints/clip_vit-base-p16.pth --to clip-target
-"""
+"""Convert HPM checkpoints between the released, hpm_mm and library formats
+(``--help``; examples and the formats in docs/en/downstream.md)."""
 import argparse
 import os.path as osp
 import sys
@@ -30,7 +18,7 @@ picks the student or the EMA teacher; --to hpm/released are each other's
 inverse. The result is checked against the target model (mmpretrain, mmdet,
 mmseg: missing and unexpected keys printed; the others: strict). Files are
 read with torch.load(weights_only=True), written to a temporary name, then
-renamed. See docs/en/downstream.md.
+renamed.
 """
 #: The model each target's file is for; the strict ones need every key.
 MODELS = dict(hpm="hpm_mm's HPM", released="the authors' HPM",

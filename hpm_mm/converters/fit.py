@@ -43,16 +43,10 @@ def compare_state_dicts(model_state: Mapping,
                         ckpt_state: Mapping,
                         allow_missing: Sequence[str] = (),
                         resizable: Sequence[str] = ()) -> Mismatch:
-    """Missing, unexpected and mis-shaped keys of ``ckpt_state``.
-
-    Args:
-        model_state (Mapping): The model's state dict (or key -> shape).
-        ckpt_state (Mapping): The checkpoint's (without ``module.``).
-        allow_missing (Sequence[str]): fnmatch patterns of model keys that
-            may be absent (``'layers.*.attn.rel_pos_h'``).
-        resizable (Sequence[str]): Keys whose grid may differ because the
-            loader interpolates them; rank and channels must agree.
-    """
+    """Missing, unexpected and mis-shaped keys of ``ckpt_state`` (no
+    ``module.``) for ``model_state`` (a state dict, or key -> shape); model
+    keys matching an ``allow_missing`` fnmatch pattern may be absent, and
+    ``resizable`` keys differ in grid only (the loader interpolates)."""
     def fits(key):
         a, b = _shape(model_state[key]), _shape(ckpt_state[key])
         return a == b or (key in resizable and len(a) == len(b)
@@ -135,19 +129,11 @@ def check_fit(model_state: Mapping,
               allow_missing: Sequence[str] = (),
               allow_unexpected: bool = False,
               resizable: Sequence[str] = ()) -> Mismatch:
-    """Raise unless ``ckpt_state`` fits ``model_state``; returns what
-    differs and was accepted.
-
-    Args:
-        model_state, ckpt_state, allow_missing, resizable: As in
-            :func:`compare_state_dicts`.
-        what (str): Start of the message, e.g. ``'x.pth does not fit HPM'``.
-        allow_unexpected (bool): Accept checkpoint keys the model lacks.
-
-    Raises:
-        CheckpointError: ``'{what}: '`` and
-            :func:`describe_state_dict_mismatch`, in one line.
-    """
+    """Raise :class:`CheckpointError` ``'{what}: '`` +
+    :func:`describe_state_dict_mismatch` unless ``ckpt_state`` fits
+    (checkpoint keys the model lacks too, with ``allow_unexpected``);
+    returns what differs and was accepted. Else as
+    :func:`compare_state_dicts`."""
     mm = compare_state_dicts(model_state, ckpt_state, allow_missing,
                              resizable)
     if mm.missing or mm.mis_shaped or (mm.unexpected and
@@ -162,22 +148,10 @@ def load_weights(module: nn.Module,
                  source: str,
                  allow_missing: Sequence[str] = (),
                  allow_unexpected: bool = False) -> Mismatch:
-    """Load ``state`` into ``module`` (unwrapped) after :func:`check_fit`,
-    with mmengine's ``load_state_dict(strict=True)``.
-
-    Args:
-        module (nn.Module): The model.
-        state (Mapping): State dict in the module's names, no ``module.``.
-        source (str): Where ``state`` comes from, for the message (a path).
-        allow_missing, allow_unexpected: As in :func:`check_fit`.
-
-    Returns:
-        Mismatch: The missing keys, left at init, and the unexpected ones,
-        left out.
-
-    Raises:
-        CheckpointError: ``'{source} does not fit {class}: ...'``.
-    """
+    """Load ``state`` into ``module`` (unwrapped) after :func:`check_fit`
+    (``'{source} does not fit {class}: ...'``) with mmengine's
+    ``load_state_dict(strict=True)``; returns the (allowed) missing keys,
+    left at init, and the unexpected ones, left out."""
     if is_model_wrapper(module):
         module = module.module
     own = module.state_dict()

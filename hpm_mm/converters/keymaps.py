@@ -1,10 +1,8 @@
 """The key maps between the formats, and the conversions made of them.
 
-The authors' code is an MAE fork on timm, hpm_mm builds the same networks
-from mmpretrain layers: only names differ, never shapes or layouts (the
-qkv projection keeps timm's q, k, v order). :func:`networks` reads every
-layout into HPM names (``backbone.*``, ``neck.*``); each target is a key
-map from there (the table: docs/en/downstream.md, Checkpoint converter).
+The authors' code (an MAE fork on timm) and hpm_mm's (mmpretrain layers)
+differ in names only, never in shapes or layouts. :func:`networks` reads
+every layout into HPM names; each target is a key map from there.
 """
 import math
 import re
