@@ -8,7 +8,7 @@ from typing import Dict
 import torch
 
 from .checkpoint import CheckpointError, StateDict, take_prefix
-from .keymaps import ENCODER, STUDENT
+from .keymaps import ENCODER, STUDENT, infer_clip_arch
 
 Shapes = Dict[str, torch.Size]
 
@@ -74,7 +74,6 @@ def reference(target: str, state: StateDict) -> Shapes:
     if target == 'clip-target':
         from mmpretrain.models.utils.clip_generator_helper import \
             VisionTransformer
-        from .keymaps import infer_clip_arch
         with torch.device('meta'):
             return _shapes(VisionTransformer(**infer_clip_arch(state)))
     a = infer_vit_arch(take_prefix(state, 'backbone.') or state)
