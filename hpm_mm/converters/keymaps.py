@@ -44,15 +44,14 @@ class KeyMap:
     """A bijection between two naming schemes, from template pairs."""
 
     def __init__(self, pairs: Sequence[Tuple[str, str]]) -> None:
-        def regex(template):
-            return re.compile(re.escape(template).replace(
-                r'\{i\}', r'(?P<i>\d+)').replace(r'\{p\}',
-                                                  '(?P<p>weight|bias)'))
+        def regex(template):  # {i}: a block index, {p}: weight or bias
+            pattern = re.escape(template).replace(r'\{i\}', r'(?P<i>\d+)')
+            return re.compile(pattern.replace(r'\{p\}', '(?P<p>weight|bias)'))
         self.rules = [(regex(a), regex(b), a, b) for a, b in pairs]
 
     def _map(self, key: str, side: int) -> Optional[str]:
         for rule in self.rules:
-            match = rule[side].fullmatch(key)
+            match = rule[side].fullmatch(key)  # then the other template
             if match:
                 return rule[3 - side].format(**match.groupdict())
         return None

@@ -72,7 +72,7 @@ def mmengine_safe_globals() -> List[SafeGlobal]:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # numpy < 2
         from numpy.core.multiarray import _reconstruct, scalar
-    dtypes = getattr(np, 'dtypes', None)  # numpy >= 1.25
+    dtypes = getattr(np, 'dtypes', None)  # numpy < 1.25: none listed
     return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype] + [
         getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')
     ] + [(_history_buffer_getattr, 'builtins.getattr')]

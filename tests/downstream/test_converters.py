@@ -232,6 +232,16 @@ def test_wrong_source_and_target(hpm_ckpt, tmp_path, capsys):
         convert_encoder(read_checkpoint(hpm_ckpt), 'mmseg', prefix='enc.')
 
 
+def test_prefix_takes_the_encoder_under_it(hpm_ckpt, tmp_path):
+    teacher = convert_encoder(read_checkpoint(hpm_ckpt), 'mmseg',
+                              source='teacher').state
+    out = convert(hpm_ckpt, str(tmp_path / 'p.pth'), 'mmseg', '--prefix',
+                  'teacher.module.backbone.')
+    got = read_checkpoint(out)['state_dict']
+    assert got.keys() == teacher.keys()
+    assert all(torch.equal(got[k], teacher[k]) for k in got)
+
+
 def test_mae_baseline_checkpoint_gives_its_encoder(tmp_path):
     """configs/pretrain/mae_vit-b.py checkpoints (mmpretrain MAE) convert
     too; they have no teacher."""
