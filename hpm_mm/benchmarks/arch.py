@@ -4,8 +4,8 @@ import zipfile
 
 from mmpretrain.models import VisionTransformer
 
-from ..converters import CheckpointError, extract_encoder, read_checkpoint
-from ..converters.validate import infer_vit_arch
+from ..converters import (CheckpointError, extract_encoder, infer_vit_arch,
+                          read_checkpoint)
 from .stages import ARCH_NAMES, ARCHS
 
 _SHAPE = ('embed_dims', 'num_layers')

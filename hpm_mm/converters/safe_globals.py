@@ -1,24 +1,13 @@
 """The allow-list that lets weights-only loading read mmengine checkpoints.
 
-mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; since torch
-2.6 that means ``weights_only=True``, and resuming an mmengine checkpoint
-fails on the objects its meta and message hub hold (``HistoryBuffer``,
-numpy arrays and scalars, and ``getattr(HistoryBuffer, 'min')``-style
-references to its statistics methods). Rather than switching the safe
-unpickler off, the few types such a checkpoint legitimately contains are
-allowed, and ``getattr`` is replaced, for the unpickler only, by a version
-that returns nothing but those statistics methods; a checkpoint still
-cannot run code.
-
-Nothing is installed on import. :class:`~hpm_mm.engine.hooks.
-CheckpointSafeGlobalsHook` installs the list for the duration of a
-Runner's run (before it loads or resumes), and hpm_mm's own checkpoint
-readers for each read (:func:`allowed_globals`).
-
-torch's own ``safe_globals`` context manager removes its globals on exit
-even when they were allowed before it was entered, so a read inside a run
-would take the run's allow-list away; :func:`add_missing` and
-:func:`remove_added` add and remove only what was not there.
+``torch.load`` (weights-only since torch 2.6, and mmengine 0.10.7 does not
+say otherwise) refuses what an mmengine checkpoint's meta and message hub
+hold: ``HistoryBuffer``, numpy arrays and scalars, and
+``getattr(HistoryBuffer, 'min')``-style references. Those are allowed, with
+a ``getattr`` that returns nothing but the statistics methods: a checkpoint
+still cannot run code. ``CheckpointSafeGlobalsHook`` installs the list for
+a run, :func:`allowed_globals` for one read; unlike torch's
+``safe_globals``, both take back only what they added.
 """
 import pickle
 from contextlib import contextmanager
@@ -28,27 +17,14 @@ import numpy as np
 import torch
 
 SafeGlobal = Union[Callable, Tuple[Callable, str]]
-
-
-def _numpy_globals() -> list:
-    """Numpy types that pickled arrays and scalars reference."""
-    try:
-        from numpy._core.multiarray import _reconstruct, scalar
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct, scalar
-    found = [_reconstruct, scalar, np.ndarray, np.dtype]
-    dtypes = getattr(np, 'dtypes', None)
-    if dtypes is not None:
-        found += [
-            getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')
-        ]
-    return found
+#: The statistics methods mmengine's ``HistoryBuffer`` registers itself.
+STATISTICS = ('min', 'max', 'current', 'mean')
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
-    """``getattr`` as the unpickler may call it: HistoryBuffer methods only."""
-    from mmengine.logging.history_buffer import HistoryBuffer
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    """``getattr`` as the unpickler may call it: statistics methods only."""
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and name in STATISTICS:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({obj!r}, {name!r}): refused, only '
@@ -56,11 +32,8 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
 
 
 def add_missing(safe_globals: List[SafeGlobal]) -> List[SafeGlobal]:
-    """Allow those of ``safe_globals`` torch does not allow yet.
-
-    Returns:
-        list: The ones added (for :func:`remove_added`).
-    """
+    """Allow those of ``safe_globals`` torch does not allow yet; returns
+    them (for :func:`remove_added`)."""
     present = torch.serialization.get_safe_globals()
     added = [g for g in safe_globals if g not in present]
     torch.serialization.add_safe_globals(added)
@@ -69,18 +42,17 @@ def add_missing(safe_globals: List[SafeGlobal]) -> List[SafeGlobal]:
 
 def remove_added(added: List[SafeGlobal]) -> None:
     """Take back what :func:`add_missing` added, and nothing else."""
-    if not added:
-        return
-    kept = [g for g in torch.serialization.get_safe_globals()
-            if g not in added]
-    torch.serialization.clear_safe_globals()
-    torch.serialization.add_safe_globals(kept)
+    if added:
+        kept = [g for g in torch.serialization.get_safe_globals()
+                if g not in added]
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(kept)
 
 
 @contextmanager
 def allowed_globals(safe_globals: List[SafeGlobal]) -> Iterator[None]:
-    """``torch.serialization.safe_globals`` that leaves what was allowed
-    before it allowed afterwards."""
+    """``torch.serialization.safe_globals`` that keeps, on exit, what was
+    allowed before it."""
     added = add_missing(safe_globals)
     try:
         yield
@@ -91,17 +63,16 @@ def allowed_globals(safe_globals: List[SafeGlobal]) -> Iterator[None]:
 def mmengine_safe_globals() -> List[SafeGlobal]:
     """What ``torch.load(weights_only=True)`` needs for mmengine checkpoints.
 
-    Use it scoped, ``with torch.serialization.safe_globals(
-    mmengine_safe_globals()): torch.load(path, weights_only=True)``, or
-    let :class:`~hpm_mm.engine.hooks.CheckpointSafeGlobalsHook` install it
-    for a Runner.
-
     Returns:
-        list: ``HistoryBuffer``, the numpy array/scalar/dtype types, and
+        list: ``HistoryBuffer``, numpy's array, scalar and dtype types, and
         ``(restricted getattr, 'builtins.getattr')``.
     """
-    from mmengine.logging.history_buffer import HistoryBuffer
-    HistoryBuffer()  # registers the built-in statistics methods
-    return [HistoryBuffer] + _numpy_globals() + [
-        (_history_buffer_getattr, 'builtins.getattr')
-    ]
+    from mmengine.logging import HistoryBuffer
+    try:
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtypes = getattr(np, 'dtypes', None)  # numpy < 1.25: none listed
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype] + [
+        getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')
+    ] + [(_history_buffer_getattr, 'builtins.getattr')]

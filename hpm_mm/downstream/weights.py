@@ -2,12 +2,10 @@
 from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.logging import print_log
-from torch import Tensor, nn
+from torch import nn
 
 from ..converters import (CheckpointError, convert_encoder, load_weights,
                           read_checkpoint, summarize_keys)
-
-_INIT_KEYS = {'type', 'checkpoint', 'prefix', 'source', 'map_location'}
 
 
 def is_pretrained(init_cfg) -> bool:
@@ -21,24 +19,18 @@ def load_pretrained(module: nn.Module,
                     allowed_missing: Sequence[str] = (),
                     prepare: Optional[Callable[[Dict], Dict]] = None
                     ) -> Dict[str, List[str]]:
-    """Load a pretrained encoder into ``module`` and account for every key.
-
-    The checkpoint may be an hpm_mm pretraining checkpoint, the authors'
-    released one, or any converted file (format detected, see
-    :mod:`hpm_mm.converters`). Unlike a plain ``strict=False`` load, the
-    loaded, missing and unexpected keys are always logged, and it is an
-    error when a parameter outside ``allowed_missing`` (the ones that are
-    new downstream, such as relative position tables) is missing, when
-    shapes differ, or when nothing matches.
+    """Load the encoder of any checkpoint format into ``module``, logging
+    the loaded, missing and unexpected keys (unlike ``strict=False``, a
+    missing key outside ``allowed_missing`` or a shape mismatch is an error).
 
     Args:
         module (nn.Module): The backbone.
         init_cfg (dict): ``type='Pretrained'``, ``checkpoint`` (path or
-            URL), optional ``source`` ('student' default or 'teacher') and
+            URL), optional ``source`` ('student' or 'teacher') and
             ``prefix`` (take the keys under it instead of detecting).
         target (str): 'mmpretrain', 'mmdet' or 'mmseg' naming.
         allowed_missing (Sequence[str]): fnmatch patterns of parameters the
-            checkpoint need not have; they keep their initialisation.
+            checkpoint need not have (new downstream); they keep their init.
         prepare (callable, optional): Adapts the converted state dict to the
             module (e.g. resizes position embeddings).
 
@@ -46,26 +38,21 @@ def load_pretrained(module: nn.Module,
         dict[str, list[str]]: ``missing`` and ``unexpected`` keys.
 
     Raises:
-        CheckpointError: Unreadable/unknown checkpoint, shape mismatch, or
-            missing encoder weights.
+        CheckpointError: Unreadable or unknown checkpoint, unknown
+            ``init_cfg`` keys, or weights that do not fit.
     """
-    name = type(module).__name__
-    unknown_cfg = set(init_cfg) - _INIT_KEYS
+    name, path = type(module).__name__, init_cfg.get('checkpoint')
+    unknown_cfg = set(init_cfg) - {'type', 'checkpoint', 'prefix', 'source',
+                                   'map_location'}
     if unknown_cfg:
         raise CheckpointError(f'{name}: unknown init_cfg keys '
                               f'{sorted(unknown_cfg)}')
-    path = init_cfg.get('checkpoint')
     if not path:
         raise CheckpointError(f'{name}: init_cfg.checkpoint is not set')
-    conv = convert_encoder(
-        read_checkpoint(path),
-        target=target,
-        source=init_cfg.get('source', 'student'),
-        prefix=init_cfg.get('prefix'))
-    state: Dict[str, Tensor] = conv.state
-    if prepare is not None:
-        state = prepare(state)
-
+    conv = convert_encoder(read_checkpoint(path), target,
+                           init_cfg.get('source', 'student'),
+                           init_cfg.get('prefix'))
+    state = prepare(conv.state) if prepare else conv.state
     found = load_weights(module, state, path, allowed_missing,
                          allow_unexpected=True)
     missing, unexpected = found.missing, found.unexpected + conv.unknown

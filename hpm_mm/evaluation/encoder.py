@@ -13,9 +13,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmpretrain.models import VisionTransformer
 
-from ..converters import (CheckpointError, extract_encoder, load_weights,
-                          read_checkpoint, summarize_keys)
-from ..converters.validate import infer_vit_arch
+from ..converters import (CheckpointError, extract_encoder, infer_vit_arch,
+                          load_weights, read_checkpoint, summarize_keys)
 
 _ARCH_KEYS = ('embed_dims', 'num_layers', 'feedforward_channels')
 

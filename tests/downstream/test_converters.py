@@ -4,10 +4,9 @@ import os
 import pytest
 import torch
 
-from hpm_mm.converters import (CheckpointError, convert_encoder,
+from hpm_mm.converters import (STUDENT, CheckpointError, convert_encoder,
                                detect_format, read_checkpoint,
                                released_to_hpm, summarize_keys)
-from hpm_mm.converters.keymaps import STUDENT
 
 from .helpers import (build_hpm, convert, load_tool, released_checkpoint,
                       timm_state)
@@ -67,7 +66,7 @@ def test_without_ema_the_teacher_copies_the_student(capsys):
     for key, val in original.student_modules().state_dict().items():
         assert torch.equal(conv.state[key], val)
         assert torch.equal(conv.state['teacher.module.' + key], val)
-    with pytest.raises(CheckpointError, match="needs 'ema_state_dict'"):
+    with pytest.raises(CheckpointError, match="source='teacher' needs"):
         released_to_hpm(
             released_checkpoint(original, with_ema=False), 'teacher')
 
@@ -200,7 +199,7 @@ def test_shape_mismatch_names_the_key(hpm_model, tmp_path, capsys):
     torch.save(ckpt, src)
     dst = tmp_path / 'o.pth'
     err = _cli_error(capsys, str(src), str(dst), '--to', 'hpm')
-    assert 'shape mismatch' in err
+    assert "does not fit hpm_mm's HPM" in err
     assert 'backbone.layers.2.ffn.layers.0.0.weight (8, 32)' in err
     err = _cli_error(capsys, str(src), str(dst), '--to', 'mmdet')
     assert 'layers.2.ffn.layers.0.0.weight (8, 32)' in err
@@ -212,8 +211,8 @@ def test_student_teacher_disagree(hpm_model, tmp_path):
     ckpt = released_checkpoint(hpm_model)
     ckpt['ema_state_dict']['module.norm.weight'] = torch.ones(7)
     with pytest.raises(CheckpointError,
-                       match='state_dict and ema_state_dict differ.*'
-                       'norm.weight'):
+                       match='student and teacher .*ema_state_dict.* differ '
+                       'in: backbone.ln1.weight'):
         released_to_hpm(ckpt)
 
 
@@ -229,8 +228,18 @@ def test_wrong_source_and_target(hpm_ckpt, tmp_path, capsys):
     assert "expected the released (timm-name) format, got 'hpm'" in err
     err = _cli_error(capsys, hpm_ckpt, hpm_ckpt, '--to', 'mmseg')
     assert 'output path is the input path' in err
-    with pytest.raises(CheckpointError, match="no key starts with prefix"):
+    with pytest.raises(CheckpointError, match="no ViT encoder under prefix"):
         convert_encoder(read_checkpoint(hpm_ckpt), 'mmseg', prefix='enc.')
+
+
+def test_prefix_takes_the_encoder_under_it(hpm_ckpt, tmp_path):
+    teacher = convert_encoder(read_checkpoint(hpm_ckpt), 'mmseg',
+                              source='teacher').state
+    out = convert(hpm_ckpt, str(tmp_path / 'p.pth'), 'mmseg', '--prefix',
+                  'teacher.module.backbone.')
+    got = read_checkpoint(out)['state_dict']
+    assert got.keys() == teacher.keys()
+    assert all(torch.equal(got[k], teacher[k]) for k in got)
 
 
 def test_mae_baseline_checkpoint_gives_its_encoder(tmp_path):
@@ -262,5 +271,6 @@ def test_mae_baseline_checkpoint_gives_its_encoder(tmp_path):
     seg = read_checkpoint(out)['state_dict']
     assert torch.equal(seg['layers.2.attn.proj.weight'],
                        mae.backbone.layers[2].attn.proj.weight)
-    with pytest.raises(CheckpointError, match='no teacher encoder'):
+    with pytest.raises(CheckpointError, match="'hpm' checkpoint has no "
+                       'teacher'):
         convert_encoder(read_checkpoint(path), 'mmseg', source='teacher')

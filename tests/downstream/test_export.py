@@ -122,7 +122,7 @@ def test_timm_export_refuses_an_incomplete_encoder(tmp_path, hpm_ckpt,
                            'timm'])
     assert rc == 1
     err = capsys.readouterr().err
-    assert "would not load into timm's VisionTransformer" in err
+    assert "does not fit timm's VisionTransformer (loaded with strict" in err
     assert 'norm.weight' in err
     assert not (tmp_path / 't.pth').exists()
 
@@ -137,6 +137,6 @@ def test_to_released_refuses_an_incomplete_hpm_checkpoint(tmp_path, hpm_ckpt,
     assert load_tool().main([str(src), str(tmp_path / 'r.pth'), '--to',
                              'released']) == 1
     err = capsys.readouterr().err
-    assert 'not a complete HPM checkpoint' in err
-    assert 'neck.decoder_pred_losspred.bias' in err
+    assert "does not fit the authors' HPM" in err
+    assert '1 keys missing (e.g. decoder_pred_losspred.bias)' in err
     assert not (tmp_path / 'r.pth').exists()

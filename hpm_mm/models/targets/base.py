@@ -7,8 +7,8 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from hpm_mm.converters import CheckpointError, load_weights, read_state_dict
-from hpm_mm.converters.clip import is_torchscript
+from hpm_mm.converters import (CheckpointError, is_torchscript, load_weights,
+                               read_state_dict)
 
 
 class FeatureTarget(BaseModule, metaclass=ABCMeta):

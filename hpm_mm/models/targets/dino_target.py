@@ -6,7 +6,7 @@ from mmpretrain.models import VisionTransformer
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from hpm_mm.converters.keymaps import ENCODER
+from hpm_mm.converters import ENCODER
 
 from .base import FrozenNetworkTarget
 
