@@ -153,7 +153,7 @@ CASES = [
      ('Arch deit-tinyy', )),
     ('train, config file with a syntax error', 'train.py',
      lambda f: [f['bad_syntax'], '--work-dir', _work(f, 'o')],
-     ('{bad_syntax}', 'line 3')),
+     ('{bad_syntax}:3', )),
     ('train, encoder changed, decoder not', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'p'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
@@ -247,14 +247,12 @@ def test_config_syntax_error_names_file_and_line(tmp_path):
     with open(top, 'w') as f:
         f.write("_base_ = ['./base.py']\n")
     # the file itself: Python's SyntaxError names it and the line
-    with pytest.raises(SyntaxError) as err:
+    with pytest.raises(SyntaxError, match=f'^{base}:2: invalid syntax'):
         load_config(base)
-    assert (err.value.filename, err.value.lineno) == (base, 2)
-    assert f'({base}, line 2)' in str(err.value)
     # a _base_ file: mmengine parses it without its name
-    with pytest.raises(SyntaxError) as err:
+    with pytest.raises(SyntaxError,
+                       match=f'^{top}: line 2 of a _base_ file: invalid'):
         load_config(top)
-    assert str(err.value).startswith(f'{top}: line 2 of a _base_ file: ')
 
 
 def _bad_files(tmp_path) -> dict:

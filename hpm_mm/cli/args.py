@@ -61,21 +61,21 @@ def load_config(path: str) -> Config:
     """``Config.fromfile(path)``, naming the cause of two errors.
 
     Raises:
-        SyntaxError: Python's own, naming ``path`` and the line (mmengine
-            parses without the file name), or ``PATH: line N of a _base_
-            file: MESSAGE``.
+        SyntaxError: ``PATH:LINE: MESSAGE`` from Python's own (``compile``
+            of ``path``), or ``PATH: line N of a _base_ file: MESSAGE``.
         ImportError: ``PATH: `` and the innermost import error of the
             chain, which says what is missing (mmengine wraps a failed
             ``custom_imports`` in a list of ``sys.path``).
     """
-    if path.endswith('.py') and os.path.isfile(path):
-        with open(path, encoding='utf-8') as f:
-            compile(f.read(), path, 'exec')
     try:
+        if path.endswith('.py') and os.path.isfile(path):
+            with open(path, encoding='utf-8') as f:
+                compile(f.read(), path, 'exec')
         return Config.fromfile(path)
-    except SyntaxError as err:
-        raise SyntaxError(f'{path}: line {err.lineno} of a _base_ file: '
-                          f'{err.msg}') from None
+    except SyntaxError as err:  # mmengine parses _base_ files unnamed
+        where = f'{path}:{err.lineno}' if err.filename == path else \
+            f'{path}: line {err.lineno} of a _base_ file'
+        raise SyntaxError(f'{where}: {err.msg}') from err
     except ImportError as err:
         cause: BaseException = err
         while cause.__cause__ or (cause.__context__ and
