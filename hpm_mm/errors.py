@@ -2,12 +2,5 @@
 
 
 class ConfigError(ValueError):
-    """A config entry that cannot work.
-
-    The message is one line that starts with the entry's key
-    (``model.masker.alpha_max: expected a number, got 'abc'``) or with the
-    file and line of the config. Raised by the pre-flight checks of
-    :mod:`hpm_mm.cli` and by model constructors that find config entries
-    which do not fit together (e.g. an encoder and a decoder of different
-    widths); the tools print its message as it is.
-    """
+    """Config entries that cannot work together (e.g. an encoder and a
+    decoder of different widths); the message names them, on one line."""

@@ -11,7 +11,6 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Optional
 
 import pytest
 import torch
@@ -23,11 +22,9 @@ from hpm_mm.converters import (CheckpointError, check_checkpoint,
                                describe_state_dict_mismatch, load_weights,
                                read_checkpoint)
 from hpm_mm.datasets import read_image
-from hpm_mm.cli import (ConfigError, DatasetError, check_checkpoint_paths,
-                        check_datasets_not_empty, check_model_config,
-                        find_resume_checkpoint, naming_the_key,
-                        setup_train_cfg)
-from hpm_mm.cli.config_loading import load_config
+from hpm_mm.cli import (DatasetError, check_checkpoint_paths,
+                        check_datasets_not_empty, find_resume_checkpoint,
+                        load_config, setup_train_cfg)
 
 from .conftest import ROOT, build_tiny_hpm, write_imagenet, write_tiny_config
 
@@ -35,8 +32,6 @@ DEMO = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-demo_cpu.py')
 DET = osp.join(ROOT, 'configs', 'det',
                'hpm_vit-base-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
 DINO = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b_dino-target.py')
-SEG = osp.join(ROOT, 'configs', 'seg',
-               'hpm_vit-base-p16_upernet_8xb2-amp-160k_ade20k-512x512.py')
 NOT_A_CHECKPOINT = 'not a PyTorch checkpoint (or truncated): {}'
 
 
@@ -91,109 +86,105 @@ def _work(f: dict, case: str) -> str:
     return osp.join(f['tmp'], 'work_' + case)
 
 
-# (id, tool, argv from the files, expected message (formatted with the
-# files), strings that must be in the message)
+# (id, tool, argv from the files, names the message must hold (formatted
+# with the files): the config key, class, argument or file)
 CASES = [
+    ('train, config file missing', 'train.py',
+     lambda f: [osp.join(f['tmp'], 'nope.py'), '--work-dir', _work(f, 'c')],
+     ('{tmp}/nope.py', )),
     ('train --resume PATH, not a checkpoint', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'a'), '--resume', f['garbage']],
-     '--resume: ' + NOT_A_CHECKPOINT.format('{garbage}'), ()),
+     ('--resume', NOT_A_CHECKPOINT.format('{garbage}'))),
     ('train, empty annotation list', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'd'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["empty"]}'],
-     'dataset is empty: {empty}/meta/train.txt lists 0 images', ()),
+     ('{empty}/meta/train.txt', '0 images')),
     ('train load_from, another architecture', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'e'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 f'load_from={f["tiny"]}'],
-     None, ('{tiny} does not fit HPM: 48 keys missing',
-            'depth 2 in the checkpoint vs 4 in the model (backbone.layers)')),
+     ('{tiny} does not fit HPM: 48 keys missing',
+      'depth 2 in the checkpoint vs 4 in the model (backbone.layers)')),
     ('train det config, init_cfg checkpoint not a checkpoint', 'train.py',
      lambda f: [DET, '--work-dir', _work(f, 'f'), '--cfg-options',
                 f'model.backbone.init_cfg.checkpoint={f["garbage"]}'],
-     'model.backbone.init_cfg.checkpoint: ' +
-     NOT_A_CHECKPOINT.format('{garbage}'), ()),
+     ('model.backbone.init_cfg.checkpoint', '{garbage}')),
+    ('test, checkpoint missing', 'test.py',
+     lambda f: [DEMO, osp.join(f['tmp'], 'nope.pth'), '--work-dir',
+                _work(f, 'g0')],
+     ('load_from', '{tmp}/nope.pth')),
     ('test, checkpoint not a checkpoint', 'test.py',
      lambda f: [DEMO, f['garbage'], '--work-dir', _work(f, 'g')],
-     'load_from: ' + NOT_A_CHECKPOINT.format('{garbage}'), ()),
+     ('load_from', NOT_A_CHECKPOINT.format('{garbage}'))),
     ('test, checkpoint of another architecture', 'test.py',
      lambda f: [f['demo_test'], f['tiny'], '--work-dir', _work(f, 'h')],
-     None, ('{tiny} does not fit HPM: 48 keys missing',
-            'depth 2 in the checkpoint vs 4 in the model (backbone.layers)')),
+     ('{tiny} does not fit HPM: 48 keys missing',
+      'depth 2 in the checkpoint vs 4 in the model (backbone.layers)')),
     ('train feature-target config, target weights not a checkpoint',
      'train.py',
      lambda f: [DINO, '--work-dir', _work(f, 'k'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 f'model.target_generator.checkpoint={f["garbage"]}'],
-     'model.target_generator.checkpoint: ' +
-     NOT_A_CHECKPOINT.format('{garbage}'), ()),
+     ('model.target_generator.checkpoint', '{garbage}')),
     ('train, unknown model key (a typo)', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'm'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 'model.masker.alpha_maxx=0.3'],
-     "model.masker.alpha_maxx: HardPatchMasker takes no argument "
-     "'alpha_maxx'; did you mean 'alpha_max'?", ()),
+     ('HardPatchMasker', 'alpha_maxx')),
     ('train, a type name with a typo', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'type'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 'model.masker.type=HardPatchMaskerr'],
-     "model.masker.type: no module 'HardPatchMaskerr' in the "
-     "mmpretrain::model registry; did you mean 'HardPatchMasker'?", ()),
+     ('HardPatchMaskerr', 'mmpretrain::model registry')),
     ('train, a word for a number', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'n'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 'model.masker.alpha_max=abc'],
-     "model.masker.alpha_max: expected a number, got 'abc'", ()),
+     ("'abc'", )),
     ('train, a value out of range', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'range'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 'model.masker.alpha_max=1.5'],
-     'model.masker.alpha_max: must be in [0, 1], got 1.5', ()),
+     ('HardPatchMasker', 'alpha_max', '1.5')),
     ('train, a value a library class refuses', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'arch'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 'model.backbone.arch=deit-tinyy'],
-     None, ('model.backbone: HPMViT: Arch deit-tinyy is not in default '
-            'archs', )),
-    ('train, HPM without its teacher hook', 'train.py',
-     lambda f: [DEMO, '--work-dir', _work(f, 'teacher-hook'), '--cfg-options',
-                f'train_dataloader.dataset.data_root={f["imagenet"]}',
-                'custom_hooks=[]'],
-     "custom_hooks has no dict(type='HPMTeacherHook'): HPM needs it to set "
-     'alpha_t and to update the teacher every step', ()),
+     ('Arch deit-tinyy', )),
     ('train, config file with a syntax error', 'train.py',
      lambda f: [f['bad_syntax'], '--work-dir', _work(f, 'o')],
-     '{bad_syntax}:3: invalid syntax. Perhaps you forgot a comma?', ()),
+     ('{bad_syntax}:3', )),
     ('train, encoder changed, decoder not', 'train.py',
      lambda f: [DEMO, '--work-dir', _work(f, 'p'), '--cfg-options',
                 f'train_dataloader.dataset.data_root={f["imagenet"]}',
                 'model.backbone.arch=deit-small'],
-     'model.neck.embed_dim is 192 but model.backbone (arch deit-small) is '
-     '384 wide', ()),
+     ('neck.embed_dim', '192', 'deit-small', '384')),
     ('test, unknown model key', 'test.py',
      lambda f: [f['demo_test'], f['tiny'], '--work-dir', _work(f, 'q'),
                 '--cfg-options', 'model.neck.decoder_depht=2'],
-     "model.neck.decoder_depht: HPMDecoder takes no argument "
-     "'decoder_depht'; did you mean 'decoder_depth'?", ()),
+     ('HPMDecoder', 'decoder_depht')),
     ('knn_eval, not a checkpoint', 'knn_eval.py',
      lambda f: [f['garbage'], '--data-root', f['imagenet'], '--out',
                 osp.join(f['tmp'], 'knn.json')],
-     NOT_A_CHECKPOINT.format('{garbage}'), ()),
+     (NOT_A_CHECKPOINT.format('{garbage}'), )),
     ('convert_checkpoint, not a checkpoint', 'convert_checkpoint.py',
      lambda f: [f['garbage'], osp.join(f['tmp'], 'out.pth'), '--to',
-                'mmdet'], NOT_A_CHECKPOINT.format('{garbage}'), ()),
+                'mmdet'], (NOT_A_CHECKPOINT.format('{garbage}'), )),
     ('visualize, checkpoint of another architecture',
      'visualize_hard_patches.py',
      lambda f: [DEMO, f['tiny'], f['image'], '--out',
                 osp.join(f['tmp'], 'vis.png')],
-     None, ('{tiny}', 'does not fit HPM', '(backbone.layers)',
-            'depth 2 in the checkpoint vs 4 in the model',
-            'width 32 in the checkpoint vs 192 in the model (backbone)',
-            'width 16 in the checkpoint vs 128 in the model (neck)')),
+     ('{tiny}', 'does not fit HPM', '(backbone.layers)',
+      'depth 2 in the checkpoint vs 4 in the model',
+      'width 32 in the checkpoint vs 192 in the model (backbone)',
+      'width 16 in the checkpoint vs 128 in the model (neck)')),
     ('visualize, a checkpoint given as image', 'visualize_hard_patches.py',
      lambda f: [DEMO, f['tiny'], f['image'], f['tiny'], '--out',
                 osp.join(f['tmp'], 'vis.png')],
-     'not an image file: {tiny}', ()),
+     ('not an image file: {tiny}', )),
 ]
+#: The tools whose one handler says how to see the traceback.
+WITH_DEBUG_HINT = ('train.py', 'test.py', 'visualize_hard_patches.py')
 
 
 def _snapshot(root: str) -> set:
@@ -208,24 +199,28 @@ def _is_log(path: str) -> bool:
                                  or name.startswith('events.out.tfevents.'))
 
 
-@pytest.mark.parametrize('case,tool,argv,expected,contains', CASES,
+def _run(tool: str, argv: list, cwd: str, **env):
+    return subprocess.run(
+        [sys.executable, _tool(tool)] + argv,
+        env=dict(os.environ, PYTHONPATH=ROOT, **env), capture_output=True,
+        text=True, timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize('case,tool,argv,names', CASES,
                          ids=[c[0] for c in CASES])
-def test_bad_input_one_line(files, case, tool, argv, expected, contains):
+def test_bad_input_one_line(files, case, tool, argv, names):
     before = _snapshot(files['tmp'])
-    proc = subprocess.run(
-        [sys.executable, _tool(tool)] + argv(files),
-        env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
-        text=True, timeout=300, cwd=files['tmp'])
+    proc = _run(tool, argv(files), files['tmp'])
     assert proc.returncode == 1, proc.stderr[-3000:]
     lines = proc.stderr.strip().splitlines()
     assert lines, proc.stdout[-2000:]
     message = lines[-1]
     prog = osp.splitext(tool)[0]
     assert message.startswith(f'{prog}: error: '), proc.stderr[-3000:]
-    if expected is not None:
-        assert message == f'{prog}: error: ' + expected.format(**files)
-    for part in contains:
-        assert part.format(**files) in message
+    for name in names:
+        assert name.format(**files) in message, message
+    if tool in WITH_DEBUG_HINT:
+        assert f'{prog}: HPM_MM_DEBUG=1 shows the traceback' in lines
     assert 'Traceback' not in proc.stderr
     assert 'weights_only' not in proc.stderr + proc.stdout
     assert len(message) < 1000
@@ -233,125 +228,16 @@ def test_bad_input_one_line(files, case, tool, argv, expected, contains):
     assert all(_is_log(p) for p in written), sorted(written)
 
 
+def test_debug_variable_shows_the_traceback(files):
+    proc = _run('train.py', [files['bad_syntax'], '--work-dir',
+                             _work(files, 'debug')], files['tmp'],
+                HPM_MM_DEBUG='1')
+    assert proc.returncode == 1
+    assert 'Traceback (most recent call last)' in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith('SyntaxError')
+
+
 # ---- the library pieces -------------------------------------------------
-
-def _config_error(cfg: Config, **entries) -> str:
-    """The message of check_model_config after merging ``entries``."""
-    cfg.merge_from_dict(entries)
-    with pytest.raises(ConfigError) as err:
-        check_model_config(cfg)
-    return str(err.value)
-
-
-def test_every_config_passes_the_model_config_check():
-    configs = sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*.py')) +
-                     glob.glob(osp.join(ROOT, 'configs', '*', '*', '*.py')))
-    configs = [c for c in configs if '_base_' not in c]
-    assert len(configs) > 20
-    for config in configs:
-        check_model_config(Config.fromfile(config))
-
-
-def test_model_config_unknown_keys_and_types():
-    # HPMViT forwards **kwargs to MAEViT: its arguments are known too
-    assert _config_error(
-        Config.fromfile(DEMO), **{'model.backbone.drop_path_ratee': 0.1}) \
-        == ("model.backbone.drop_path_ratee: HPMViT takes no argument "
-            "'drop_path_ratee'; did you mean 'drop_path_rate'?")
-    assert _config_error(
-        Config.fromfile(DEMO), **{'model.head.loss_pred.weight': 1.0}) == (
-            "model.head.loss_pred.weight: LossPredictionLoss takes no "
-            "argument 'weight'; did you mean 'loss_weight'?")
-    assert _config_error(Config.fromfile(DEMO), **{'model.masker.zz': 1}) \
-        == "model.masker.zz: HardPatchMasker takes no argument 'zz'"
-    assert _config_error(
-        Config.fromfile(DEMO), **{'model.neck.mlp_ratio': 'four'}) == (
-            "model.neck.mlp_ratio: expected a number, got 'four'")
-    # mmdet and mmseg models, resolved in the config's default_scope
-    assert _config_error(
-        Config.fromfile(DET), **{'model.backbone.drop_path_rate': 'x'}) == (
-            "model.backbone.drop_path_rate: expected a number, got 'x'")
-    msg = _config_error(Config.fromfile(DET),
-                        **{'model.roi_head.bbox_head.num_clases': 80})
-    assert msg.startswith('model.roi_head.bbox_head.num_clases: ')
-    assert msg.endswith("did you mean 'num_classes'?")
-    # UPerHead forwards **kwargs to BaseDecodeHead
-    assert _config_error(
-        Config.fromfile(SEG), **{'model.decode_head.chanels': 512}) == (
-            "model.decode_head.chanels: UPerHead takes no argument "
-            "'chanels'; did you mean 'channels'?")
-
-
-class _Base:
-    def __init__(self, width: int = 1, rate: float = 0.5):
-        pass
-
-
-class _Forwards(_Base):
-    def __init__(self, depth: int = 2, **kwargs):
-        super().__init__(**kwargs)
-
-
-class _Pops(_Base):
-    def __init__(self, **kwargs):
-        self.extra = kwargs.pop('extra', None)
-        super().__init__(**kwargs)
-
-
-def test_model_config_follows_only_forwarded_kwargs():
-    cfg = Config(dict(model=dict(type=_Forwards, depth=1, width=2, rate=1)))
-    check_model_config(cfg)
-    cfg.model.rate = 'half'
-    assert _config_error(cfg) == "model.rate: expected a number, got 'half'"
-    assert _config_error(cfg, **{'model.rate': 0.1, 'model.wdth': 3}) == (
-        "model.wdth: _Forwards takes no argument 'wdth'; did you mean "
-        "'width'?")
-    # keys taken out of **kwargs are unknowable: left to the constructor
-    check_model_config(Config(dict(model=dict(type=_Pops, extra=1, x=2))))
-
-
-class _Refuses(_Base):
-    def __init__(self, child: Optional[dict] = None, **kwargs):
-        super().__init__(**kwargs)
-        if kwargs.get('width', 1) < 0:
-            raise ValueError(f"_Refuses: width must be >= 0, got "
-                             f"{kwargs['width']}")
-        if child is not None:
-            _Refuses(**{k: v for k, v in child.items() if k != 'type'})
-
-
-def _refused(cfg: Config) -> str:
-    with pytest.raises(ConfigError) as err:
-        with naming_the_key(cfg):
-            _Refuses(**{k: v for k, v in cfg.model.items() if k != 'type'})
-    return str(err.value)
-
-
-def test_a_refused_value_is_named_by_its_key():
-    assert _refused(Config(dict(model=dict(type=_Refuses, width=-1)))) == (
-        'model.width: must be >= 0, got -1')
-    # the innermost module under construction, at its own key
-    assert _refused(Config(dict(model=dict(
-        type=_Refuses, child=dict(type=_Refuses, width=-2))))) == (
-            'model.child.width: must be >= 0, got -2')
-    # an error of no config entry's class is left as it is
-    with pytest.raises(ValueError, match='^not a model value$'):
-        with naming_the_key(Config(dict(model=dict(type=_Refuses)))):
-            _Base()
-            raise ValueError('not a model value')
-
-
-def test_an_unregistered_type_is_named_by_its_key():
-    cfg = Config.fromfile(DEMO)
-    cfg.model.type = 'Zebra'
-    with pytest.raises(ConfigError) as err, naming_the_key(cfg):
-        MODELS.build(cfg.model)
-    assert str(err.value) == (
-        "model.type: no module 'Zebra' in the mmpretrain::model registry; "
-        "is its package in custom_imports?")
-    with pytest.raises(KeyError, match='another key'), naming_the_key(cfg):
-        raise KeyError('another key')
-
 
 def test_config_syntax_error_names_file_and_line(tmp_path):
     base = str(tmp_path / 'base.py')
@@ -360,12 +246,13 @@ def test_config_syntax_error_names_file_and_line(tmp_path):
     top = str(tmp_path / 'top.py')
     with open(top, 'w') as f:
         f.write("_base_ = ['./base.py']\n")
-    with pytest.raises(ConfigError) as err:
-        load_config(top)
-    assert str(err.value) == f'{base}:2: invalid syntax'
-    with pytest.raises(ConfigError) as err:
+    # the file itself: Python's SyntaxError names it and the line
+    with pytest.raises(SyntaxError, match=f'^{base}:2: invalid syntax'):
         load_config(base)
-    assert str(err.value) == f'{base}:2: invalid syntax'
+    # a _base_ file: mmengine parses it without its name
+    with pytest.raises(SyntaxError,
+                       match=f'^{top}: line 2 of a _base_ file: invalid'):
+        load_config(top)
 
 
 def _bad_files(tmp_path) -> dict:
@@ -550,26 +437,15 @@ def test_empty_or_misplaced_dataset(tmp_path):
         f.write('\n  \n')
     with pytest.raises(DatasetError) as err:
         check_datasets_not_empty(_imagenet_cfg(root))
-    assert str(err.value) == f'dataset is empty: {ann} lists 0 images'
+    assert ann in str(err.value) and '0 images' in str(err.value)
     # listed, but not where data_root + data_prefix put it
     with open(ann, 'w') as f:
         f.write('n00000000/n00000000_0.JPEG 0\n')
     with pytest.raises(DatasetError) as err:
         check_datasets_not_empty(_imagenet_cfg(root, data_prefix='images'))
-    assert str(err.value) == (
-        'train_dataloader.dataset: the first image '
-        f'{ann} lists does not exist: '
-        f'{osp.join(root, "images", "n00000000/n00000000_0.JPEG")} '
-        '(check data_root and data_prefix)')
-    # a folder dataset without any image
-    os.remove(ann)
-    for img in glob.glob(osp.join(root, 'train', '*', '*')):
-        os.remove(img)
-    with pytest.raises(DatasetError) as err:
-        check_datasets_not_empty(_imagenet_cfg(root))
-    assert str(err.value).startswith(
-        f'dataset is empty: {osp.join(root, "train")} holds 0 images '
-        '(.bmp/.jpeg/.jpg/')
+    for name in ('train_dataloader.dataset', ann, osp.join(
+            root, 'images', 'n00000000/n00000000_0.JPEG')):
+        assert name in str(err.value)
 
 
 def test_downstream_init_checkpoints_are_opened(tmp_path):

@@ -1,5 +1,6 @@
 """OpenMMLab entry points: mmpretrain's own train.py (= `mim train
-mmpretrain`) and our dist_train.sh with 2 CPU processes."""
+mmpretrain`), our train.py's --auto-scale-lr and our dist_train.sh with 2
+CPU processes."""
 import glob
 import os
 import os.path as osp
@@ -7,9 +8,9 @@ import subprocess
 import sys
 
 import mmpretrain
+import pytest
 
 from .conftest import ROOT, load_ckpt, write_tiny_config
-
 
 
 def _env():
@@ -53,6 +54,29 @@ def test_mim_route_trains_the_cpu_demo_config(tiny_imagenet, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     ckpt = load_ckpt(str(work / 'iter_1.pth'))
     assert int(ckpt['state_dict']['teacher.steps']) == 1
+
+
+def test_auto_scale_lr_counts_gradient_accumulation(tiny_imagenet,
+                                                    tmp_path):
+    """The PRETRAIN.md rule: 8 GPUs x 32 x accumulation 8 = 2048 images
+    per step at base lr 1.5e-4 per 256 give 1.2e-3. Here 1 process x 4 x
+    accumulation 8 = 32 images at 1.5e-4 per 4 give the same 8x."""
+    cfg = write_tiny_config(str(tmp_path / 'tiny.py'), tiny_imagenet,
+                            batch_size=4)
+    work = tmp_path / 'work'
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'), cfg,
+         '--work-dir', str(work), '--auto-scale-lr', '--cfg-options',
+         'optim_wrapper.optimizer.lr=1.5e-4',
+         'auto_scale_lr.base_batch_size=4',
+         'optim_wrapper.accumulative_counts=8'],
+        capture_output=True, text=True, timeout=600, cwd=str(tmp_path),
+        env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    groups = load_ckpt(str(work / 'epoch_2.pth'))['optimizer']['param_groups']
+    # the lr the optimizer was built with, before the schedulers' factors
+    assert [g['initial_lr'] for g in groups] == pytest.approx(
+        [1.2e-3] * len(groups), rel=1e-6)
 
 
 def test_dist_train_two_cpu_processes(tiny_imagenet, tmp_path):

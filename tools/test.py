@@ -19,15 +19,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
-from hpm_mm.converters import CheckpointError
-from hpm_mm.engine import (CheckpointKeysHook, OutputWriteError,
-                           close_distributed)
-from hpm_mm.cli import (ConfigError, add_safe_globals_hook, check_inputs,
-                        check_model_config, exit_on_input_error,
-                        init_cpu_distributed, naming_the_key,
+from hpm_mm.cli import (add_safe_globals_hook, check_inputs,
+                        init_cpu_distributed, load_config, one_line_errors,
                         setup_cpu_distributed)
 from hpm_mm.cli.args import add_common_args, parse_common_args
-from hpm_mm.cli.config_loading import load_config
+from hpm_mm.engine import CheckpointKeysHook, close_distributed
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -37,60 +33,47 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='where logs and metrics go')
     parser.add_argument(
         '--out',
-        help="predictions, as the config's library writes them: a .pkl of "
-        "the test samples' predictions (mmpretrain, mmdet: DumpResults / "
-        'DumpDetResults), or a folder of predicted label PNGs (mmseg); with '
-        '--out-item metrics, the metrics (.json, .yaml or .pkl)')
+        help='predictions: a .pkl (mmpretrain, mmdet) or a folder of label '
+        'PNGs (mmseg); with --out-item metrics, the metrics (.json/.pkl)')
     parser.add_argument(
-        '--out-item',
-        choices=['pred', 'metrics'],
-        default='pred',
-        help='what --out holds (default: pred)')
+        '--out-item', choices=['pred', 'metrics'], default='pred')
     parser.add_argument(
-        '--show-dir',
-        help='draw the predictions of every test image into this folder '
-        "(the library's visualization hook; mmdet puts a relative path "
-        'under WORK_DIR/TIMESTAMP)')
+        '--show-dir', help='draw the predictions of every test image here '
+        '(mmdet puts a relative path under WORK_DIR/TIMESTAMP)')
     add_common_args(parser)
     return parse_common_args(parser, argv)
 
 
-def enable_visualization(cfg: Config, show_dir: str) -> None:
-    """Turn on the library's visualization hook, as its test.py does."""
-    hook = cfg.get('default_hooks', {}).get('visualization')
-    if hook is None:
-        raise ValueError('--show-dir needs default_hooks.visualization in '
-                         'the config')
-    scope = cfg.get('default_scope')
-    if scope == 'mmpretrain':
-        hook.update(enable=True, out_dir=show_dir, interval=1)
-    elif scope == 'mmdet':
-        hook.update(draw=True, test_out_dir=show_dir, interval=1)
-    elif scope == 'mmseg':
-        hook.update(draw=True, interval=1)
-        cfg.visualizer.save_dir = show_dir
-    else:
-        raise ValueError(f'--show-dir: unknown default_scope {scope!r}')
-
-
-def dump_predictions(cfg: Config, out: str) -> Optional[type]:
-    """Set up saving the predictions as the library's own test.py does.
-
-    mmseg: its ``IoUMetric`` writes predicted label PNGs to the folder
-    ``out`` (set here in the config). mmpretrain and mmdet: the returned
-    dumper class is to be appended to the runner's test evaluator; it
-    pickles the predictions to ``out``.
+def set_outputs(cfg: Config, out: Optional[str], out_item: str,
+                show_dir: Optional[str]) -> Optional[type]:
+    """Set up ``--show-dir`` and ``--out`` as the library's test.py does.
 
     Returns:
-        type | None: ``DumpResults`` / ``DumpDetResults``, None for mmseg.
+        type | None: The dumper to append to the test evaluator, which
+        pickles the predictions to ``out`` (mmdet's ``DumpDetResults``
+        RLE-encodes masks); None for mmseg, whose ``IoUMetric`` writes
+        the label PNGs to the folder ``out`` itself.
     """
     scope = cfg.get('default_scope')
+    if show_dir:
+        hook = cfg.get('default_hooks', {}).get('visualization')
+        if hook is None or scope not in ('mmpretrain', 'mmdet', 'mmseg'):
+            raise ValueError('--show-dir needs default_hooks.visualization '
+                             'and an mmpretrain, mmdet or mmseg config')
+        hook.update(dict(enable=True, out_dir=show_dir) if scope ==
+                    'mmpretrain' else dict(draw=True), interval=1)
+        if scope == 'mmdet':
+            hook.test_out_dir = show_dir
+        elif scope == 'mmseg':
+            cfg.visualizer.save_dir = show_dir
+    if not out or out_item != 'pred':
+        return None
     if scope == 'mmseg':
         cfg.test_evaluator.update(output_dir=out, keep_results=True)
         return None
     if not out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must be a .pkl file for {scope}: {out}')
-    if scope == 'mmdet':  # masks RLE-encoded, as mmdet's test.py does
+    if scope == 'mmdet':
         from mmdet.evaluation import DumpDetResults
         return DumpDetResults
     from mmengine.evaluator import DumpResults
@@ -99,43 +82,32 @@ def dump_predictions(cfg: Config, out: str) -> Optional[type]:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    for path in (args.config, args.checkpoint):
-        if not osp.isfile(path):
-            raise SystemExit(f'test: error: file not found: {path}')
-    # Bad inputs stop here, in one line, before the model is built.
-    with exit_on_input_error('test', (CheckpointError, FileNotFoundError,
-                                      ValueError, OutputWriteError)):
+    with one_line_errors('test'):
         cfg = load_config(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         cfg.launcher = args.launcher
         setup_cpu_distributed(cfg, args.launcher)
         add_safe_globals_hook(cfg)
-        cfg.load_from = args.checkpoint
-        cfg.resume = False
+        cfg.load_from, cfg.resume = args.checkpoint, False
         cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-            './work_dirs',
-            osp.splitext(osp.basename(args.config))[0])
-        check_model_config(cfg)
+            './work_dirs', osp.splitext(osp.basename(args.config))[0])
         check_inputs(cfg, loaders=('test_dataloader', ), init_cfg=False)
-        if args.show_dir:
-            enable_visualization(cfg, args.show_dir)
-        dumper = dump_predictions(cfg, args.out) \
-            if args.out and args.out_item == 'pred' else None
-    init_cpu_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg'))
-    with exit_on_input_error('test', (ConfigError, )), naming_the_key(cfg):
+        dumper = set_outputs(cfg, args.out, args.out_item, args.show_dir)
+        init_cpu_distributed(cfg.launcher, cfg.get('env_cfg',
+                                                   {}).get('dist_cfg'))
         runner = Runner.from_cfg(cfg)
-    if not any(isinstance(h, CheckpointKeysHook) for h in runner.hooks):
-        # mmengine loads load_from with strict=False: refuse a checkpoint
-        # that does not fit the model instead of testing a half-loaded one
-        runner.register_hook(CheckpointKeysHook())
-    if dumper is not None:
-        runner.test_evaluator.metrics.append(dumper(out_file_path=args.out))
-    with exit_on_input_error('test', (CheckpointError, )):
+        if not any(isinstance(h, CheckpointKeysHook) for h in runner.hooks):
+            # mmengine loads load_from with strict=False: refuse a checkpoint
+            # that does not fit the model instead of testing a half-loaded one
+            runner.register_hook(CheckpointKeysHook())
+        if dumper is not None:
+            runner.test_evaluator.metrics.append(
+                dumper(out_file_path=args.out))
         metrics = runner.test()
-    del runner  # its model wrapper holds the process group
-    if args.out and args.out_item == 'metrics':
-        mmengine.dump(metrics, args.out)
+        del runner  # its model wrapper holds the process group
+        if args.out and args.out_item == 'metrics':
+            mmengine.dump(metrics, args.out)
     close_distributed()
 
 

@@ -7,22 +7,22 @@ Examples::
     tools/dist_train.sh configs/pretrain/hpm_vit-b.py 8 --resume auto
 """
 import argparse
-import os
 
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
-from hpm_mm.converters import CheckpointError
-from hpm_mm.engine import OutputWriteError, close_distributed
-from hpm_mm.cli import (ConfigError, check_inputs, check_model_config,
-                        exit_on_input_error, init_cpu_distributed,
-                        naming_the_key, setup_train_cfg)
+from hpm_mm.cli import (check_inputs, count_accumulation,
+                        init_cpu_distributed, load_config, one_line_errors,
+                        setup_train_cfg)
 from hpm_mm.cli.args import add_common_args, parse_common_args
-from hpm_mm.cli.config_loading import load_config
+from hpm_mm.engine import close_distributed
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a model')
+    parser = argparse.ArgumentParser(
+        description='Train a model',
+        epilog='An error ends in one line; HPM_MM_DEBUG=1 shows its '
+        'traceback.')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument(
@@ -42,18 +42,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
-        help='scale the lr linearly with the real total batch size')
+        help='scale the lr linearly with the total batch size: GPUs x '
+        'batch per GPU x optim_wrapper.accumulative_counts')
     add_common_args(parser)
     return parse_common_args(parser)
 
 
 def main() -> None:
     args = parse_args()
-    if not os.path.isfile(args.config):
-        raise SystemExit(f'train: error: config file not found: '
-                         f'{args.config}')
-    # Bad inputs stop here, in one line, before the model is built.
-    with exit_on_input_error('train'):
+    with one_line_errors('train'):
         cfg = load_config(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
@@ -66,18 +63,11 @@ def main() -> None:
             launcher=args.launcher,
             config_path=args.config,
             resume_on_restart=True)  # torchrun --max-restarts, Slurm requeue
-        check_model_config(cfg)
-        check_inputs(cfg)
-    init_cpu_distributed(cfg.launcher, cfg.get('env_cfg', {}).get('dist_cfg'))
-    # Config entries that do not fit together (an encoder and a decoder of
-    # different widths) and values a module refuses (alpha_max=1.5) are
-    # found when the model is built, and named by their config keys.
-    with exit_on_input_error('train', (ConfigError, )), naming_the_key(cfg):
+        check_inputs(cfg)  # files named in the config, before the build
+        init_cpu_distributed(cfg.launcher, cfg.get('env_cfg',
+                                                   {}).get('dist_cfg'))
         runner = Runner.from_cfg(cfg)
-    # A checkpoint that does not fit the model (load_from, resume, a
-    # backbone's init_cfg) is refused before the first iteration; one that
-    # cannot be written (disk full) stops training in one line.
-    with exit_on_input_error('train', (CheckpointError, OutputWriteError)):
+        count_accumulation(runner)
         runner.train()
     del runner  # its model wrapper holds the process group
     close_distributed()

@@ -18,7 +18,7 @@ import torch
 
 from hpm_mm.apis import HardPatchInferencer
 from hpm_mm.datasets import read_image
-from hpm_mm.cli import exit_on_input_error
+from hpm_mm.cli import one_line_errors
 from hpm_mm.visualization import plot_hard_patches
 
 
@@ -43,9 +43,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    # CheckpointError is a ValueError; OSError: an unreadable image
-    with exit_on_input_error('visualize_hard_patches',
-                             (OSError, ValueError, TypeError)):
+    with one_line_errors('visualize_hard_patches'):
         for path in args.images:  # fail on a bad image before the model
             if osp.isfile(path):
                 read_image(path)

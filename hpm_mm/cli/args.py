@@ -1,15 +1,14 @@
-"""Command-line options and error reporting shared by the tools."""
+"""Command-line options, config loading and the tools' error handler."""
 import argparse
 import os
+import sys
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Tuple, Type
+from typing import Iterator, List, Optional
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
-from ..converters import CheckpointError
-from ..engine.hooks import OutputWriteError
-from ..errors import ConfigError
-from .config_checks import DatasetError
+#: Set (to anything) to see the traceback of an error a tool reports.
+DEBUG_VAR = 'HPM_MM_DEBUG'
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -41,33 +40,45 @@ def parse_common_args(parser: argparse.ArgumentParser,
     return args
 
 
-#: Errors of the user's inputs (files, config entries) and outputs (a work
-#: dir that cannot be written), raised with a one-line message that names
-#: the config entry or the path.
-INPUT_ERRORS = (CheckpointError, ConfigError, DatasetError,
-                FileNotFoundError, OutputWriteError)
-
-
 @contextmanager
-def exit_on_input_error(prog: str,
-                        errors: Tuple[Type[BaseException], ...] = INPUT_ERRORS
-                        ) -> Iterator[None]:
-    """Turn ``errors`` into ``prog: error: MESSAGE`` on stderr and exit 1.
-
-    For the pre-flight part of a tool: a bad input ends with its one-line
-    message instead of a traceback.
-
-    Args:
-        prog (str): The tool's name.
-        errors (tuple[type]): The exception types to report.
-    """
+def one_line_errors(prog: str) -> Iterator[None]:
+    """End the tool with ``PROG: error: MESSAGE`` and exit code 1 on any
+    exception, its message on one line; with ``HPM_MM_DEBUG`` set, raise
+    it with its traceback instead."""
     try:
         yield
-    except errors as err:
-        raise SystemExit(f'{prog}: error: {_one_line(err)}') from None
+    except Exception as err:  # noqa: BLE001  (reported, not swallowed)
+        if os.environ.get(DEBUG_VAR):
+            raise
+        text = err.args[0] if len(err.args) == 1 and isinstance(
+            err.args[0], str) else str(err)  # KeyError's str() adds quotes
+        print(f'{prog}: {DEBUG_VAR}=1 shows the traceback', file=sys.stderr)
+        text = ' '.join(text.split()) or type(err).__name__
+        raise SystemExit(f'{prog}: error: {text}') from None
 
 
-def _one_line(err: BaseException) -> str:
-    text = err.args[0] if len(err.args) == 1 and isinstance(
-        err.args[0], str) else str(err)
-    return ' '.join(text.split()) or type(err).__name__
+def load_config(path: str) -> Config:
+    """``Config.fromfile(path)``, naming the cause of two errors.
+
+    Raises:
+        SyntaxError: ``PATH:LINE: MESSAGE`` from Python's own (``compile``
+            of ``path``), or ``PATH: line N of a _base_ file: MESSAGE``.
+        ImportError: ``PATH: `` and the innermost import error of the
+            chain, which says what is missing (mmengine wraps a failed
+            ``custom_imports`` in a list of ``sys.path``).
+    """
+    try:
+        if path.endswith('.py') and os.path.isfile(path):
+            with open(path, encoding='utf-8') as f:
+                compile(f.read(), path, 'exec')
+        return Config.fromfile(path)
+    except SyntaxError as err:  # mmengine parses _base_ files unnamed
+        where = f'{path}:{err.lineno}' if err.filename == path else \
+            f'{path}: line {err.lineno} of a _base_ file'
+        raise SyntaxError(f'{where}: {err.msg}') from err
+    except ImportError as err:
+        cause: BaseException = err
+        while cause.__cause__ or (cause.__context__ and
+                                  not cause.__suppress_context__):
+            cause = cause.__cause__ or cause.__context__
+        raise ImportError(f'{path}: {cause}') from err

@@ -14,46 +14,34 @@ _NUMBERED = re.compile(r'(?:epoch|iter)_(\d+)\.pth')
 
 
 def resume_candidates(work_dir: str) -> List[str]:
-    """Checkpoints of ``work_dir``, newest first.
-
-    The one ``CheckpointHook`` recorded in ``last_checkpoint`` (mmengine's
-    ``find_latest_checkpoint``) comes first, then every
-    ``epoch_N.pth``/``iter_N.pth`` by decreasing N (then modification time).
-    """
+    """Checkpoints of ``work_dir``, newest first: the one ``last_checkpoint``
+    names (mmengine's ``find_latest_checkpoint``), then every
+    ``epoch_N.pth``/``iter_N.pth`` (not ``best_*``) by decreasing N."""
     numbered = {}
     for path in glob.glob(osp.join(work_dir, '*.pth')):
         match = _NUMBERED.fullmatch(osp.basename(path))
-        if match:  # not best_*.pth: those are kept for their metric
+        if match:
             numbered[path] = (int(match.group(1)), osp.getmtime(path))
     found = sorted(numbered, key=numbered.get, reverse=True)
     last = find_latest_checkpoint(work_dir)
     if last:
-        same = [p for p in found if osp.samefile(p, last)] if osp.isfile(
-            last) else []
-        found = [last] + [p for p in found if p not in same]
+        found = [last] + [p for p in found if not (
+            osp.isfile(last) and osp.samefile(p, last))]
     return found
 
 
 def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     """The newest readable checkpoint of ``work_dir``, or None if it has none.
 
-    A newest checkpoint that cannot be read (truncated by a full disk or an
-    interrupted copy, or missing though ``last_checkpoint`` names it) is
-    skipped with a warning naming it and the checkpoint used instead.
-
-    Args:
-        work_dir (str): The run's work dir.
-
-    Returns:
-        str | None: The checkpoint to resume from; None when the work dir
-        holds no checkpoint (training starts from scratch).
+    A newest checkpoint that cannot be read (truncated by a full disk, or
+    missing though ``last_checkpoint`` names it) is skipped with a warning
+    naming it and the checkpoint used instead.
 
     Raises:
         CheckpointError: There are checkpoints but none is readable.
     """
-    candidates = resume_candidates(work_dir)
     bad = []
-    for path in candidates:
+    for path in resume_candidates(work_dir):
         try:
             if not osp.isfile(path):
                 raise CheckpointError(f'checkpoint not found: {path}')

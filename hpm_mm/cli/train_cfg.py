@@ -2,37 +2,20 @@
 import datetime
 import os
 import os.path as osp
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.runner import Runner
 
 from ..converters import CheckpointError, check_checkpoint
 from .resume import find_resume_checkpoint
 
-#: ``loss_scale`` of bf16 AMP: a disabled GradScaler (bf16 has fp32's range,
-#: so nothing under- or overflows; steps are never skipped).
-BF16_NO_LOSS_SCALE = dict(enabled=False)
-
 #: Environment variables in which launchers count the restarts of a job:
 #: torchrun (``--max-restarts``) and Slurm (a requeued batch job).
 RESTART_COUNTS = ('TORCHELASTIC_RESTART_COUNT', 'SLURM_RESTART_COUNT')
-
-
-def launcher_restart() -> Tuple[int, Optional[str]]:
-    """How often the launcher has restarted this job, and which says so.
-
-    Returns:
-        tuple[int, str | None]: The restart count (0 for a first start) and
-        the environment variable that holds it (None for a first start).
-    """
-    for var in RESTART_COUNTS:
-        value = os.environ.get(var, '0')
-        count = int(value) if value.isdigit() else 0
-        if count > 0:
-            return count, var
-    return 0, None
+_BF16 = ('bfloat16', torch.bfloat16)
 
 
 def setup_train_cfg(cfg: Config,
@@ -47,49 +30,34 @@ def setup_train_cfg(cfg: Config,
 
     Args:
         cfg (Config): The loaded config (modified in place and returned).
-        work_dir (str, optional): Output folder; defaults to
-            ``work_dirs/<config name>``.
-        resume (str, optional): ``'auto'`` resumes from the latest readable
-            checkpoint in ``work_dir`` (see
-            :func:`~hpm_mm.cli.resume.find_resume_checkpoint`), or starts
-            from scratch if there is none; a path resumes from that
-            checkpoint.
-        amp (bool | str, optional): Force mixed precision: ``'fp16'`` (or
-            True) is fp16 autocast with dynamic loss scaling, ``'bf16'`` is
-            bf16 autocast without loss scaling. A config whose
-            ``optim_wrapper.dtype`` is ``'bfloat16'`` gets no loss scaling
-            unless it sets ``loss_scale`` itself. Without a GPU both train
-            in fp32 (mmengine's ``AmpOptimWrapper`` needs one).
-        auto_scale_lr (bool): Scale the lr by the real total batch size.
+        work_dir (str, optional): Output folder; defaults to the config's,
+            else ``work_dirs/<name of config_path>``.
+        resume (str, optional): ``'auto'``: from the newest readable
+            checkpoint of the work dir (or from scratch); else this file.
+        amp (bool | str, optional): ``'fp16'`` (or True): dynamic loss
+            scaling; ``'bf16'``: none. fp32 without a GPU.
+        auto_scale_lr (bool): Enable ``cfg.auto_scale_lr`` (see
+            :func:`count_accumulation`).
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
-        config_path (str, optional): Path of the config, for the default
-            work dir.
-        resume_on_restart (bool): In a job that its launcher restarted (see
-            :func:`launcher_restart`), resume as with ``resume='auto'``
-            whenever ``work_dir`` holds a checkpoint (else ``resume`` as
-            given). ``tools/train.py`` sets it.
+        config_path (str, optional): The config file.
+        resume_on_restart (bool): In a job its launcher restarted (see
+            ``RESTART_COUNTS``), resume as with ``'auto'``.
 
     Returns:
         Config: ``cfg``.
-
-    Raises:
-        FileNotFoundError: ``resume`` names a file that does not exist.
-        CheckpointError: ``resume`` names a file that is not a torch
-            checkpoint, or no checkpoint of ``work_dir`` is readable.
     """
     cfg.launcher = launcher
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir') is None:
-        name = osp.splitext(osp.basename(config_path or 'hpm'))[0]
-        cfg.work_dir = osp.join('./work_dirs', name)
-    restarts, var = launcher_restart() if resume_on_restart else (0, None)
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(config_path or 'hpm'))[0])
+    restarted = [v for v in RESTART_COUNTS
+                 if os.environ.get(v, '0') not in ('', '0')]
     newest = None  # looked up once: it reads the candidates' headers
-    if restarts and resume != 'auto':
+    if resume_on_restart and restarted and resume != 'auto':
         newest = find_resume_checkpoint(cfg.work_dir)
         if newest:
-            print_log(f'restart {restarts} ({var}): resuming from the newest '
-                      f'checkpoint of {cfg.work_dir}', logger='current')
+            print_log(f'restart {os.environ[restarted[0]]} ({restarted[0]})'
+                      f': resuming from the newest checkpoint of '
+                      f'{cfg.work_dir}', logger='current')
             resume = 'auto'
     if resume == 'auto':
         cfg.resume = True
@@ -102,30 +70,26 @@ def setup_train_cfg(cfg: Config,
         except CheckpointError as err:
             raise CheckpointError(f'--resume: {err}') from None
         cfg.resume, cfg.load_from = True, resume
-    if amp is True:
-        amp = 'fp16'
-    if amp not in (None, False, 'fp16', 'bf16'):
-        raise ValueError(f"amp must be 'fp16' or 'bf16', got {amp!r}")
-    if amp == 'fp16':
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        if cfg.optim_wrapper.get('dtype') in ('bfloat16', torch.bfloat16):
-            cfg.optim_wrapper.pop('dtype')
-            cfg.optim_wrapper.pop('loss_scale', None)
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    ow = cfg.optim_wrapper
+    if amp in (True, 'fp16'):
+        if ow.get('dtype') in _BF16:
+            ow.pop('dtype')
+            ow.pop('loss_scale', None)
+        ow.update(type='AmpOptimWrapper', loss_scale=ow.get(
+            'loss_scale', 'dynamic'))
     elif amp == 'bf16':
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.dtype = 'bfloat16'
-        cfg.optim_wrapper.loss_scale = dict(BF16_NO_LOSS_SCALE)
-    elif cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and \
-            cfg.optim_wrapper.get('dtype') in ('bfloat16', torch.bfloat16):
-        cfg.optim_wrapper.setdefault('loss_scale', dict(BF16_NO_LOSS_SCALE))
-    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and \
-            not torch.cuda.is_available():
+        ow.update(type='AmpOptimWrapper', dtype='bfloat16',
+                  loss_scale=dict(enabled=False))
+    elif amp not in (None, False):
+        raise ValueError(f"amp must be 'fp16' or 'bf16', got {amp!r}")
+    if ow.get('type') == 'AmpOptimWrapper' and ow.get('dtype') in _BF16:
+        ow.setdefault('loss_scale', dict(enabled=False))  # never skips
+    if ow.get('type') == 'AmpOptimWrapper' and not torch.cuda.is_available():
         print_log('No GPU: training in fp32 with OptimWrapper instead of '
                   'AmpOptimWrapper.', logger='current')
-        cfg.optim_wrapper.type = 'OptimWrapper'
-        cfg.optim_wrapper.pop('loss_scale', None)
-        cfg.optim_wrapper.pop('dtype', None)
+        ow.type = 'OptimWrapper'
+        ow.pop('loss_scale', None)
+        ow.pop('dtype', None)
     if auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
             raise ValueError('--auto-scale-lr needs '
@@ -135,44 +99,43 @@ def setup_train_cfg(cfg: Config,
     return setup_cpu_distributed(cfg, launcher)
 
 
-def add_safe_globals_hook(cfg: Config) -> Config:
-    """Add ``CheckpointSafeGlobalsHook`` to ``custom_hooks`` if it is missing.
+def count_accumulation(runner: Runner) -> None:
+    """Make the Runner's lr scaling count gradient accumulation.
 
-    With it, the Runner reads mmengine checkpoints (``load_from``,
-    ``resume``, ``init_cfg``) although torch loads weights-only; hpm_mm's
-    configs list it themselves, and the tools add it to any other config.
+    With ``auto_scale_lr.enable``, mmengine 0.10.7's ``Runner.scale_lr``
+    multiplies the lr by world size x batch per GPU / ``base_batch_size``.
+    An optimizer step sees ``optim_wrapper.accumulative_counts`` batches:
+    the base is divided by it here (the dumped config keeps it).
 
     Args:
-        cfg (Config): The loaded config (modified in place and returned).
-
-    Returns:
-        Config: ``cfg``.
+        runner (Runner): Built, not yet trained.
     """
+    scale = runner.auto_scale_lr or {}
+    counts = runner.cfg.get('optim_wrapper', {}).get('accumulative_counts', 1)
+    if scale.get('enable') and counts != 1:
+        base = scale['base_batch_size']
+        print_log(f'auto_scale_lr: {counts} accumulated batches per step, '
+                  f'so base_batch_size {base} is {base / counts} per batch',
+                  logger='current')
+        runner.auto_scale_lr = dict(scale, base_batch_size=base / counts)
+
+
+def add_safe_globals_hook(cfg: Config) -> Config:
+    """Add ``CheckpointSafeGlobalsHook`` to ``cfg.custom_hooks`` unless it
+    is there: the Runner then reads mmengine checkpoints although torch
+    loads weights-only. Returns ``cfg``."""
     hooks = list(cfg.get('custom_hooks') or [])
-    for hook in hooks:
-        kind = hook.get('type') if isinstance(hook, dict) else type(hook)
-        name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
-        if name.rsplit('.', 1)[-1] == 'CheckpointSafeGlobalsHook':
-            return cfg
-    cfg.custom_hooks = hooks + [
-        dict(type='mmpretrain.CheckpointSafeGlobalsHook')
-    ]
+    if not any('CheckpointSafeGlobalsHook' in str(
+            h.get('type') if isinstance(h, dict) else type(h)) for h in hooks):
+        cfg.custom_hooks = hooks + [
+            dict(type='mmpretrain.CheckpointSafeGlobalsHook')
+        ]
     return cfg
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str = 'none') -> Config:
-    """Without a GPU: the gloo backend, and DDP without device ids.
-
-    NCCL needs GPUs; gloo runs multi-process training and testing on CPUs,
-    where DDP must not be given device ids. Nothing changes on a GPU.
-
-    Args:
-        cfg (Config): The loaded config (modified in place and returned).
-        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
-
-    Returns:
-        Config: ``cfg``.
-    """
+    """Without a GPU: the gloo backend, and DDP without device ids (which
+    it refuses on CPUs). Returns ``cfg``."""
     if torch.cuda.is_available():
         return cfg
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
@@ -185,44 +148,31 @@ def setup_cpu_distributed(cfg: Config, launcher: str = 'none') -> Config:
     return cfg
 
 
-def _accelerated() -> bool:
-    """Whether a GPU (or NPU, MLU, MUSA device) is there for each process."""
-    from mmengine.device import (is_mlu_available, is_musa_available,
-                                 is_npu_available)
-    return (torch.cuda.is_available() or is_npu_available()
-            or is_mlu_available() or is_musa_available())
-
-
 def init_cpu_distributed(launcher: str,
                          dist_cfg: Optional[dict] = None) -> bool:
-    """Start a ``torchrun`` job's process group where there is no GPU.
-
+    """Start a ``torchrun`` job's gloo process group without accelerator:
     mmengine 0.10.7's ``pytorch`` launcher calls ``torch.cuda.set_device``
-    and fails without CUDA. On a machine without an accelerator the tools
-    call this before building the Runner: it starts the default process
-    group from torchrun's environment (``RANK``, ``WORLD_SIZE``,
-    ``MASTER_ADDR``, ``MASTER_PORT``), on gloo where NCCL was asked for;
-    the Runner then finds it started and does not initialise again. With a
-    GPU, another launcher or ``init_backend`` other than ``'torch'``,
-    nothing happens and mmengine starts the group as usual.
+    first. The Runner then finds the group started.
 
     Args:
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
-        dist_cfg (dict, optional): ``env_cfg.dist_cfg`` of the config
-            (``backend`` and ``init_process_group`` arguments such as
-            ``timeout``).
+        dist_cfg (dict, optional): The config's ``env_cfg.dist_cfg``.
 
     Returns:
         bool: Whether this started the process group.
     """
     import torch.distributed as dist
+    from mmengine.device import (is_mlu_available, is_musa_available,
+                                 is_npu_available)
     dist_cfg = dict(dist_cfg or {})
     if launcher != 'pytorch' or dist_cfg.pop('init_backend', 'torch') != \
-            'torch' or _accelerated() or dist.is_initialized():
+            'torch' or dist.is_initialized() or torch.cuda.is_available() \
+            or is_npu_available() or is_mlu_available() \
+            or is_musa_available():
         return False
-    backend = dist_cfg.pop('backend', 'gloo')
+    if dist_cfg.get('backend', 'nccl') == 'nccl':
+        dist_cfg['backend'] = 'gloo'
     if dist_cfg.get('timeout') is not None:  # seconds, as mmengine takes it
         dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
-    dist.init_process_group(
-        backend='gloo' if backend == 'nccl' else backend, **dist_cfg)
+    dist.init_process_group(**dist_cfg)
     return True
