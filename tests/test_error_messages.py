@@ -63,16 +63,17 @@ CASES = {
         'HardPatchMasker: fixed_alpha must be in [0, 1], got -0.1'),
     'masker no progress': (
         alpha_without_progress, RuntimeError,
-        "HardPatchMasker: no 'epoch'/'max_epochs' in MessageHub; run it "
-        'under an mmengine Runner or set fixed_alpha'),
+        "HardPatchMasker: alpha_t is not set and the MessageHub has no "
+        "training progress ('epoch'/'max_epochs' or 'iter'/'max_iters'); "
+        'train under an mmengine Runner or call set_alpha()'),
     'masker all masked': (
         lambda: HardPatchMasker(num_patches=16, num_masked=16), ValueError,
         'HardPatchMasker: num_masked must be in (0, 16), got 16'),
     'masker without alpha': (
         draw_without_alpha, RuntimeError,
-        "HardPatchMasker: alpha_t is not set; in training dict(type="
-        "'HPMTeacherHook') in custom_hooks sets it before every iteration, "
-        'elsewhere call update_alpha() or set_alpha()'),
+        "HardPatchMasker: alpha_t is not set and the MessageHub has no "
+        "training progress ('epoch'/'max_epochs' or 'iter'/'max_iters'); "
+        'train under an mmengine Runner or call set_alpha()'),
     'masker no scores': (
         mine_without_scores, ValueError,
         'HardPatchMasker: mining needs scores of shape (2, 16)'),

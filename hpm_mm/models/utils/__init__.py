@@ -1,4 +1,4 @@
 from .compile_utils import float_drop_path_probs
-from .teacher_ema import HPMTeacherEMA
+from .teacher_ema import HPMTeacherEMA, parameters_to_buffers
 
-__all__ = ['HPMTeacherEMA', 'float_drop_path_probs']
+__all__ = ['HPMTeacherEMA', 'float_drop_path_probs', 'parameters_to_buffers']
