@@ -88,7 +88,8 @@ def test_teacher_momentum_schedule():
 def test_teacher_update_is_exact_ema():
     model = build_tiny_hpm()
     student = model.student_modules()
-    before = {k: v.clone() for k, v in model.teacher.module.state_dict().items()}
+    before = {k: v.clone()
+              for k, v in model.teacher.module.state_dict().items()}
     with torch.no_grad():
         for p in student.parameters():
             p.add_(torch.randn_like(p))

@@ -63,31 +63,24 @@ class HPM(BaseSelfSupervisor):
 
     The model drives its schedule and its teacher itself, with no hook:
 
-    - every training forward (``mode='loss'``: ``train_step`` and mmengine's
-      DDP wrapper both call it) first sets ``alpha_t`` from the progress
-      the Runner writes into the current ``MessageHub`` (epoch/max_epochs or
-      iter/max_iters), outside :meth:`loss`, so a compiled ``loss`` stays
-      one graph. Outside a Runner a constant or set ``alpha_t`` is kept.
-    - from its first training forward on, the model is listed for a torch
-      optimizer step post-hook (``register_optimizer_step_post_hook``,
-      registered once per process, not on import) that EMA-updates its
-      teacher, with the momentum of the hub's epoch, after each step of the
-      optimizer holding its parameters. Only real steps fire it: mmengine's
-      ``OptimWrapper`` does not step on gradient-accumulation iterations
-      and ``GradScaler`` skips the step on inf/NaN fp16 gradients, so the
-      teacher never averages towards a student that did not move. It holds
-      whoever steps the optimizer (``HPM.train_step``,
-      ``MMDistributedDataParallel.train_step``, which calls ``forward``
-      but not this ``train_step``, any ``tools/train.py``); DDP ranks step
-      together, so their teachers stay equal. It costs a host-side identity
-      check: no device read-back, no collective. All teacher state is in
-      the state dict (``teacher.module.*``, ``teacher.steps``).
+    - every training forward (``mode='loss'``, called by ``train_step``
+      and by mmengine's DDP wrapper) first sets ``alpha_t`` from the
+      progress the Runner writes into the current ``MessageHub``, outside
+      :meth:`loss`, so a compiled ``loss`` stays one graph.
+    - from its first training forward on, a torch optimizer step post-hook
+      (registered once per process, not on import) EMA-updates the teacher
+      with the momentum of the hub's epoch after each step of the optimizer
+      holding the student. Only real steps fire it (``OptimWrapper`` does
+      not step while accumulating gradients, ``GradScaler`` skips inf/NaN
+      fp16 steps: the teacher never follows a student that did not move),
+      whoever steps (``MMDistributedDataParallel.train_step`` calls
+      ``forward``, not this ``train_step``), for a host-side identity check:
+      no device read-back, no collective. DDP ranks step together, so their
+      teachers stay equal; the teacher's state is all in the state dict.
 
     With a ``target_generator`` (the authors' ``--learn_feature_loss``) the
-    decoder reconstructs the generator's per-patch features instead of
-    pixels, scored by :class:`HPMFeatureHead`; an
-    :class:`EMAFeatureTarget` takes the teacher's encoder tokens of the
-    same teacher forward that scores the patches.
+    decoder reconstructs its per-patch features, scored by
+    :class:`HPMFeatureHead`.
 
     Args:
         backbone (dict): :class:`HPMViT` config.
@@ -278,8 +271,16 @@ class HPM(BaseSelfSupervisor):
                 inputs: Tensor,
                 data_samples: Optional[List[DataSample]] = None,
                 mode: str = 'tensor'):
-        """mmengine's entry point; ``mode='loss'`` first advances alpha_t
+        """mmengine's entry point; ``mode='loss'`` first sets ``alpha_t``
         and lists the model for its teacher's updates (see the class doc).
+
+        Args:
+            inputs (Tensor): Normalised images (B, 3, H, W).
+            data_samples (list[DataSample], optional): Unused by HPM.
+            mode (str): 'tensor', 'loss' or 'predict'.
+
+        Returns:
+            What ``BaseSelfSupervisor.forward`` returns in ``mode``.
         """
         if mode == 'loss':
             self.masker.update_alpha()

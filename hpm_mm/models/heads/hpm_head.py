@@ -93,10 +93,8 @@ class HPMHead(LossPredictionHead):
     loss of every patch, not their mean).
 
     Args:
-        num_masked (int): Masked patches per image, M.
-        loss_pred (dict): Config of the loss-prediction loss.
-        loss_rec_weight (float): Weight of the reconstruction loss.
-            Defaults to 1.0.
+        num_masked, loss_pred, loss_rec_weight: See
+            :class:`LossPredictionHead`.
         norm_pix (bool): Normalise each target patch. Defaults to False, as
             in the released recipe.
         patch_size (int): Patch size. Defaults to 16.

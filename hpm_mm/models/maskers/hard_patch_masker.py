@@ -72,12 +72,11 @@ class HardPatchMasker(BaseModule):
     (hardest from the start). ``fixed_alpha`` overrides any schedule
     (``fixed_alpha=0``: random masks, the loss predictor still trained).
 
-    :class:`HPM` advances the schedule before each training step, outside
-    the compiled ``loss`` (:meth:`update_alpha`); a constant ``alpha_t``
-    (``fixed_alpha``, ``ramp='none'``) is set at construction. The step holds
-    no Python state that changes with t: ``alpha_t`` and ``n_hard`` are 0-d
-    buffers and only :attr:`mines` (whether ``n_hard > 0``) is a Python
-    bool, so a compiled step is traced once per value of :attr:`mines`.
+    :class:`HPM` calls :meth:`update_alpha` before each training step,
+    outside the compiled ``loss``; a constant ``alpha_t`` is set at
+    construction. ``alpha_t`` and ``n_hard`` are 0-d buffers and only
+    :attr:`mines` (``n_hard > 0``) is a Python bool, so a compiled step is
+    traced once per value of :attr:`mines`.
 
     Args:
         num_patches (int): Patches per image, L (HPM sets it from its

@@ -4,6 +4,7 @@ from typing import Dict, Optional
 
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
 from torch import Tensor
 
 from hpm_mm.converters import CheckpointError, load_weights, read_state_dict
@@ -34,6 +35,26 @@ class FeatureTarget(BaseModule):
 
     def init_weights(self) -> None:
         """Nothing to initialise: weights come from a checkpoint or none."""
+
+
+@MODELS.register_module()
+class EMAFeatureTarget(FeatureTarget):
+    """Patch tokens of the EMA teacher's encoder on the full image.
+
+    They come from the teacher forward that also scores the patches (no
+    second pass); the width is the encoder's. No weights of its own.
+    """
+
+    from_teacher = True
+
+    def forward(self,
+                inputs: Tensor,
+                teacher_tokens: Optional[Tensor] = None) -> Tensor:
+        """The teacher's patch tokens (B, L, C); the cls token is dropped."""
+        if teacher_tokens is None:
+            raise ValueError('EMAFeatureTarget: needs the teacher tokens of '
+                             'the step (HPM passes them)')
+        return teacher_tokens[:, 1:].detach()
 
 
 class FrozenNetworkTarget(FeatureTarget):

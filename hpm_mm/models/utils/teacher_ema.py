@@ -18,11 +18,9 @@ class HPMTeacherEMA(nn.Module):
     and every update averages, as in the released code; an update is one
     fused multi-tensor ``lerp`` with no host synchronisation.
 
-    It stands alone rather than subclassing mmengine's
-    ``ExponentialMovingAverage``, whose first update copies instead of
-    averaging and whose momentum is a constant. The averaged copy
-    (``module``) always stays in eval mode, and its weights are buffers, not
-    parameters: the optimizer never sees them and they never need gradients.
+    Not mmengine's ``ExponentialMovingAverage``, whose first update copies
+    and whose momentum is constant. The averaged copy (``module``) stays in
+    eval mode and its weights are buffers, invisible to the optimizer.
     State-dict keys: ``teacher.module.<student name>`` and ``teacher.steps``
     (the number of updates).
 
