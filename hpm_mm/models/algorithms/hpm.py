@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.logging import MessageHub
+from mmengine.model import constant_init, xavier_init
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -25,12 +26,9 @@ def init_mae_weights(module: nn.Module) -> None:
     """
     for m in module.modules():
         if isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+            xavier_init(m, distribution='uniform')  # bias 0
         elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+            constant_init(m, 1)  # bias 0
 
 
 #: HPM models that have trained (a training forward) and are alive.
