@@ -2,8 +2,8 @@
 
 Used by ``tools/benchmark.py`` (which prints it) and ``tools/gpu_check.py``.
 A step is what the Runner runs: the model's real ``loss``, mmengine's loss
-parsing, backward, clipping at 5.0, AdamW and, for HPM, the teacher update
-of :class:`HPMTeacherHook`. HPM's time split is read with
+parsing, backward, clipping at 5.0, AdamW and, for HPM, the teacher's EMA
+update. HPM's time split is read with
 ``torch.profiler`` from ``record_function`` ranges that
 :func:`instrument_phases` opens around the model's parts from the outside:
 the model itself carries no profiling code.
@@ -64,8 +64,6 @@ def build_model(config: str,
         model_cfg.teacher_dtype = teacher_dtype
     model = MODELS.build(model_cfg)
     model.init_weights()
-    if hasattr(model, 'masker'):
-        model.masker.update_alpha()  # what HPMTeacherHook does per step
     return model.to(device).train()
 
 

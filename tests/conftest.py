@@ -144,26 +144,19 @@ def tiny_imagenet(tmp_path) -> str:
 
 
 def build_tiny_hpm(**overrides):
-    """A tiny initialised HPM; a constant alpha_t (``fixed_alpha`` or
-    ``ramp='none'``) is set as HPMTeacherHook sets it in training."""
+    """A tiny initialised HPM (a constant alpha_t, ``fixed_alpha`` or
+    ``ramp='none'``, is set at construction)."""
     from mmpretrain.registry import MODELS
     torch.manual_seed(0)
     model = MODELS.build(tiny_hpm_cfg(**overrides))
     model.init_weights()
-    masker = model.masker
-    if masker.fixed_alpha is not None or masker.ramp == 'none':
-        masker.update_alpha()
     return model
 
 
 def start_iteration(model, message_hub) -> None:
-    """What the Runner does before a training iteration: HPMTeacherHook
-    advances the masker's alpha_t to the hub's progress."""
-    from types import SimpleNamespace
-
-    from hpm_mm.engine.hooks import HPMTeacherHook
-    HPMTeacherHook().before_train_iter(
-        SimpleNamespace(model=model, message_hub=message_hub), 0)
+    """What a training forward does first: advance the masker's alpha_t to
+    the hub's progress."""
+    model.masker.update_alpha(message_hub)
 
 
 def deep_update(target: dict, overrides: dict) -> dict:

@@ -2,11 +2,10 @@
 
 The model of ``configs/pretrain/hpm_vit-b.py`` (its masker, schedule,
 drop path and 224 px / 16 px grid; only the widths shrunk), alpha_t advanced
-by :class:`HPMTeacherHook` as in training: one graph, no graph break, and
-at most two compilations (mining or not) over the whole schedule.
+by the model's training forward, outside the compiled ``loss``, as in
+training: one graph, no graph break, and at most two compilations (mining
+or not) over the whole schedule.
 """
-from types import SimpleNamespace
-
 import pytest
 import torch
 import torch._dynamo
@@ -15,7 +14,7 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from torch._dynamo.testing import CompileCounter
 
-from hpm_mm.engine.hooks import HPMTeacherHook
+from hpm_mm.models import HPM
 
 from .conftest import ROOT, set_progress
 
@@ -36,10 +35,10 @@ def real_config_model() -> torch.nn.Module:
 
 
 def advance(model, hub, epoch: int) -> None:
-    """What the Runner does before an iteration of ``epoch``."""
+    """The Runner's progress at ``epoch``, and what a training forward does
+    with it before the step."""
     set_progress(hub, epoch=epoch, max_epochs=EPOCHS)
-    runner = SimpleNamespace(model=model, message_hub=hub)
-    HPMTeacherHook().before_train_iter(runner, 0)
+    model.masker.update_alpha()
 
 
 @pytest.mark.parametrize('epoch', [0, 400])  # n_hard 0 (no teacher) and 36
@@ -58,21 +57,22 @@ def test_hpm_loss_traces_to_one_graph(message_hub, epoch):
 
 
 def test_compiled_step_follows_the_schedule_without_recompiling(message_hub):
-    """Over 32 values of n_hard: two compilations, and the compiled step
-    computes what the eager one does at every epoch."""
+    """Over 32 values of n_hard, the training forward (which advances
+    alpha_t) around a compiled ``loss``: two compilations, and the compiled
+    step computes what the eager one does at every epoch."""
     model = real_config_model()
     x = torch.randn(2, 3, 224, 224)
     torch._dynamo.reset()
     counter = CompileCounter()  # traces only, no Inductor code generation
-    compiled = torch.compile(model.loss, backend=counter)
+    model.loss = torch.compile(model.loss, backend=counter)
     seen = set()
     for epoch in range(0, EPOCHS, 25):
-        advance(model, message_hub, epoch)
+        set_progress(message_hub, epoch=epoch, max_epochs=EPOCHS)
+        torch.manual_seed(epoch)
+        got = model(x, None, mode='loss')
         seen.add(int(model.masker.num_hard_t))
         torch.manual_seed(epoch)
-        eager = model.loss(x, None)
-        torch.manual_seed(epoch)
-        got = compiled(x, None)
+        eager = HPM.loss(model, x, None)
         for key in ('loss_rec', 'loss_pred', 'rank_acc', 'alpha'):
             torch.testing.assert_close(got[key], eager[key], msg=key)
         assert got['alpha'].item() == pytest.approx(0.5 * (epoch + 1) /

@@ -49,8 +49,6 @@ def check_recipe(cfg: Config, path: str) -> None:
                  'CheckpointSafeGlobalsHook'):
         assert dict(type=hook) in cfg.custom_hooks
     assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
-    if cfg.model.type == 'HPM':
-        assert dict(type='HPMTeacherHook') in cfg.custom_hooks
 
 
 def test_configs_found():

@@ -1,5 +1,10 @@
 """Two processes on halves of a batch compute what one process computes on
-the whole batch: same gradients, same teacher, identical across ranks."""
+the whole batch: same gradients, same teacher, identical across ranks.
+
+The steps are mmengine's: ``MMDistributedDataParallel.train_step`` (which
+calls the model's ``forward``, not its ``train_step``) against
+``HPM.train_step``, with no hook: the model's own teacher update follows
+the optimizer under both."""
 import os
 import os.path as osp
 import socket
@@ -8,7 +13,9 @@ import time
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from torch.nn.parallel import DistributedDataParallel
+from mmengine.logging import MessageHub
+from mmengine.model import MMDistributedDataParallel
+from mmengine.optim import OptimWrapper
 
 from hpm_mm.engine import close_distributed
 
@@ -19,7 +26,8 @@ BATCH, STEPS, L, M = 4, 3, 16, 12
 
 def _inputs():
     g = torch.Generator().manual_seed(123)
-    x = torch.randn(STEPS, BATCH, 3, TINY_IMG, TINY_IMG, generator=g)
+    x = torch.randint(0, 256, (STEPS, BATCH, 3, TINY_IMG, TINY_IMG),
+                      generator=g).float()
     masks = torch.zeros(STEPS, BATCH, L, dtype=torch.bool)
     for s in range(STEPS):
         for b in range(BATCH):
@@ -28,27 +36,30 @@ def _inputs():
 
 
 def _train(rank: int, world: int) -> dict:
-    """STEPS HPM steps on this rank's share of the batch."""
+    """STEPS HPM train steps on this rank's share of the batch."""
+    hub = MessageHub.get_instance(f'hpm_test_ddp_{os.urandom(6).hex()}')
+    hub.update_info('epoch', 30)  # the teacher's momentum follows it
     model = build_tiny_hpm(masker=dict(fixed_alpha=0.5))  # seeded init
-    net = DistributedDataParallel(model) if world > 1 else model
+    net = MMDistributedDataParallel(module=model) if world > 1 else model
     opt = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=1e-3,
         betas=(0.9, 0.95), weight_decay=0.05)
+    grads = {}
+
+    def first_grads(*_) -> None:
+        if not grads:
+            grads.update({n: p.grad.clone() for n, p in
+                          model.named_parameters() if p.grad is not None})
+
+    opt.register_step_pre_hook(first_grads)
     x, masks = _inputs()
     share = slice(rank * BATCH // world, (rank + 1) * BATCH // world)
-    grads = None
+    wrapper = OptimWrapper(opt)
     for s in range(STEPS):
         mask = masks[s, share]
         # same masks in both set-ups (the teacher still runs)
         model.masker.forward = lambda *args, mask=mask, **kw: mask
-        losses = net(x[s, share], None, mode='loss')
-        opt.zero_grad()
-        (losses['loss_rec'] + losses['loss_pred']).backward()
-        if grads is None:
-            grads = {n: p.grad.clone() for n, p in model.named_parameters()
-                     if p.grad is not None}
-        opt.step()
-        model.teacher.update(model.student_modules(), epoch=0)
+        net.train_step(dict(inputs=x[s, share], data_samples=None), wrapper)
     return dict(grads=grads, teacher=model.teacher.state_dict())
 
 

@@ -63,12 +63,13 @@ CASES = {
         ('HardPatchMasker', 'fixed_alpha', '-0.1')),
     'masker no progress': (
         alpha_without_progress, RuntimeError,
-        ('HardPatchMasker', 'epoch', 'MessageHub', 'fixed_alpha')),
+        ('HardPatchMasker', 'alpha_t', 'MessageHub', 'set_alpha()')),
     'masker all masked': (
         lambda: HardPatchMasker(num_patches=16, num_masked=16), ValueError,
         ('HardPatchMasker', 'num_masked', '16')),
     'masker without alpha': (
-        draw_without_alpha, RuntimeError, ('HardPatchMasker', 'alpha_t')),
+        draw_without_alpha, RuntimeError,
+        ('HardPatchMasker', 'alpha_t', 'MessageHub', 'set_alpha()')),
     'masker no scores': (
         mine_without_scores, ValueError,
         ('HardPatchMasker', 'scores', '(2, 16)')),

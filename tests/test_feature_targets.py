@@ -120,8 +120,6 @@ def build_hpm(target=None, width=None, head='HPMFeatureHead', **overrides):
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
-    if model.masker.fixed_alpha is not None:
-        model.masker.update_alpha()  # what HPMTeacherHook does per step
     return model
 
 

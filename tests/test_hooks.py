@@ -7,11 +7,8 @@ import pytest
 import torch
 
 from hpm_mm.converters import CheckpointError
-from hpm_mm.engine.hooks import (CheckpointKeysHook, HPMTeacherHook,
-                                 NonFiniteLossHook, RNGStateHook,
-                                 get_rng_state, set_rng_state)
-
-from .conftest import build_tiny_hpm, set_progress
+from hpm_mm.engine.hooks import (CheckpointKeysHook, NonFiniteLossHook,
+                                 RNGStateHook, get_rng_state, set_rng_state)
 
 
 class Wrapped(torch.nn.Module):
@@ -28,81 +25,6 @@ def register_wrapper():
     MODEL_WRAPPERS.register_module(module=Wrapped, force=True)
     yield
     MODEL_WRAPPERS.module_dict.pop('Wrapped', None)
-
-
-def teacher_runner(model, epoch=0):
-    """A runner with the one optimizer whose steps the teacher hook counts."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return SimpleNamespace(
-        model=model,
-        epoch=epoch,
-        optim_wrapper=SimpleNamespace(optimizer=torch.optim.SGD(params,
-                                                                lr=0.1)))
-
-
-def moved_student(model):
-    with torch.no_grad():
-        for p in model.student_modules().parameters():
-            p.add_(1.0)
-    return {k: v.clone() for k, v in model.teacher.module.state_dict().items()}
-
-
-@pytest.mark.parametrize('wrap', [False, True])
-def test_teacher_hook_updates_with_the_epoch_momentum(wrap):
-    model = build_tiny_hpm()
-    before = moved_student(model)
-    runner = teacher_runner(Wrapped(model) if wrap else model, epoch=50)
-    hook = HPMTeacherHook()
-    hook.before_train(runner)
-    runner.optim_wrapper.optimizer.step()  # no gradients: nothing moves
-    hook.after_train_iter(runner, 0)
-    after = model.teacher.module.state_dict()
-    d = model.teacher.decay(50)  # 0.99945
-    name = 'neck.decoder_pred.weight'
-    assert torch.allclose(after[name], before[name] + (1 - d), atol=1e-7)
-    assert int(model.teacher.steps) == 1
-    hook.after_train(runner)  # stops counting: a later step is not seen
-    runner.optim_wrapper.optimizer.step()
-    hook.after_train_iter(runner, 1)
-    assert int(model.teacher.steps) == 1
-
-
-@pytest.mark.parametrize('wrap', [False, True])
-def test_teacher_hook_sets_alpha_before_each_iteration(message_hub, wrap):
-    """alpha_t of the iteration's epoch, set before the step runs."""
-    model = build_tiny_hpm()  # the released easy-to-hard schedule
-    runner = teacher_runner(Wrapped(model) if wrap else model)
-    runner.message_hub = message_hub
-    hook = HPMTeacherHook()
-    for epoch, alpha, n_hard in ((0, 0.05, 0), (4, 0.25, 3), (9, 0.5, 6)):
-        set_progress(message_hub, epoch=epoch, max_epochs=10)
-        hook.before_train_iter(runner, 0)
-        assert model.masker.alpha_t.item() == pytest.approx(alpha)
-        assert int(model.masker.num_hard_t) == n_hard  # int(12 * alpha)
-        assert model.masker.mines == (n_hard > 0)
-
-
-def test_teacher_hook_waits_for_the_optimizer_step():
-    """Accumulation iterations (no optimizer step) leave the teacher."""
-    model = build_tiny_hpm()
-    before = moved_student(model)
-    runner = teacher_runner(model)
-    hook = HPMTeacherHook()
-    hook.before_train(runner)
-    hook.after_train_iter(runner, 0)
-    after = model.teacher.module.state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)
-    assert int(model.teacher.steps) == 0
-
-
-def test_teacher_hook_refuses_a_model_without_teacher():
-    half = torch.nn.Linear(2, 2)
-    half.teacher = None  # a teacher but no student_modules()
-    for model in (torch.nn.Linear(2, 2), half):
-        with pytest.raises(TypeError) as err:
-            HPMTeacherHook().before_train(teacher_runner(model))
-        assert str(err.value) == \
-            'HPMTeacherHook: the model has no HPM teacher (Linear)'
 
 
 def test_non_finite_loss_hook_names_term_and_iteration():

@@ -173,24 +173,31 @@ def test_hardest_from_the_start(message_hub, alpha_max, n_hard):
 
 
 def test_missing_progress_is_a_clear_error():
+    """Outside a Runner (no progress in the hub) an alpha_t that was never
+    set is an error; one that was set is kept."""
     from mmengine.logging import MessageHub
 
     # a new hub becomes the current one (a name used before would not)
     MessageHub.get_instance(f'hpm_test_empty_hub_{os.urandom(6).hex()}')
+    masker = vit_b_masker()
     with pytest.raises(RuntimeError, match='MessageHub'):
-        vit_b_masker().update_alpha()
+        masker.update_alpha()
+    masker.set_alpha(0.25)
+    masker.update_alpha()
+    assert masker.alpha_t.item() == 0.25 and int(masker.num_hard_t) == 36
 
 
 def test_no_mask_before_alpha_is_set():
-    """Training without HPMTeacherHook stops at its first mask."""
-    for kwargs in (dict(), dict(fixed_alpha=0.5), dict(ramp='none')):
+    """A scheduled masker draws nothing until alpha_t is set; a constant
+    one (fixed_alpha, ramp='none') is set from its construction."""
+    masker = vit_b_masker()
+    with pytest.raises(RuntimeError, match='set_alpha'):
+        masker(torch.randn(2, 196), 2)
+    masker.set_alpha(0.5)
+    assert masker(torch.randn(2, 196), 2).sum() == 2 * 147
+    for kwargs in (dict(fixed_alpha=0.5), dict(ramp='none')):
         masker = vit_b_masker(**kwargs)
-        with pytest.raises(RuntimeError, match='HPMTeacherHook'):
-            masker(torch.randn(2, 196), 2)
-        if kwargs:
-            masker.update_alpha()  # constant alpha: no progress needed
-        else:
-            masker.set_alpha(0.5)
+        assert masker.alpha_t.item() == 0.5 and masker.mines
         assert masker(torch.randn(2, 196), 2).sum() == 2 * 147
 
 
@@ -222,7 +229,6 @@ def test_bad_call():
 def test_edges_of_the_valid_range():
     """alpha 1, one masked patch."""
     masker = HardPatchMasker(num_patches=16, num_masked=12, fixed_alpha=1.0)
-    masker.update_alpha()
     assert int(masker.num_hard_t) == 12 and masker.num_hard(0.25) == 3
     scores = torch.randn(3, 16)
     top = torch.topk(scores, 12, dim=1).indices

@@ -1,12 +1,13 @@
 """Backbone/decoder shapes, teacher behaviour, MAE reduction, bad input."""
 import pytest
 import torch
+from mmengine.optim import OptimWrapper
 from mmpretrain.registry import MODELS
 
 from hpm_mm.models import HPMDecoder, HPMTeacherEMA, HPMViT
 
 from .conftest import (TINY_ARCH, TINY_IMG, TINY_PATCH, build_tiny_hpm,
-                       set_progress, start_iteration, tiny_hpm_cfg)
+                       set_progress)
 
 L = (TINY_IMG // TINY_PATCH)**2  # 16
 K = int(L * 0.25)  # 4
@@ -87,7 +88,8 @@ def test_teacher_momentum_schedule():
 def test_teacher_update_is_exact_ema():
     model = build_tiny_hpm()
     student = model.student_modules()
-    before = {k: v.clone() for k, v in model.teacher.module.state_dict().items()}
+    before = {k: v.clone()
+              for k, v in model.teacher.module.state_dict().items()}
     with torch.no_grad():
         for p in student.parameters():
             p.add_(torch.randn_like(p))
@@ -133,12 +135,88 @@ def test_hard_patches_come_from_teacher(message_hub):
     assert (seen['mask'].sum(1) == 12).all()
 
 
-def test_alpha_from_runner_progress(message_hub):
-    model = build_tiny_hpm(masker=dict(type='HardPatchMasker'))
-    set_progress(message_hub, epoch=9, max_epochs=10)
-    start_iteration(model, message_hub)
-    losses = model.loss(torch.randn(2, 3, TINY_IMG, TINY_IMG), None)
-    assert losses['alpha'].item() == pytest.approx(0.5)
+@pytest.mark.parametrize('schedule', ['epoch', 'iter'])
+def test_training_forward_sets_alpha_from_the_progress(message_hub, schedule):
+    """A training forward advances alpha_t to the progress the Runner
+    writes into the current MessageHub (epoch or iteration) before the step.
+    """
+    model = build_tiny_hpm(masker=dict(schedule=schedule))
+    x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
+    for t, alpha, n_hard in ((0, 0.05, 0), (4, 0.25, 3), (9, 0.5, 6)):
+        set_progress(message_hub, epoch=t, max_epochs=10, it=t, max_iters=10)
+        losses = model(x, None, mode='loss')
+        assert losses['alpha'].item() == pytest.approx(alpha)
+        assert int(model.masker.num_hard_t) == n_hard  # int(12 * alpha)
+        assert model.masker.mines == (n_hard > 0)
+
+
+def test_outside_a_runner_alpha_must_be_set(message_hub):
+    """No progress in the hub: a scheduled alpha_t that was never set stops
+    the step with one line naming the masker and set_alpha(); a constant or
+    set one is kept."""
+    x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
+    model = build_tiny_hpm()
+    for step in (model.loss, lambda *a: model(*a, mode='loss')):
+        with pytest.raises(RuntimeError) as err:
+            step(x, None)
+        assert 'HardPatchMasker' in str(err.value)
+        assert 'set_alpha()' in str(err.value)
+        assert '\n' not in str(err.value)
+    model.masker.set_alpha(0.5)
+    assert model(x, None, mode='loss')['alpha'].item() == 0.5
+    for masker in (dict(fixed_alpha=0.25), dict(ramp='none')):
+        alpha = build_tiny_hpm(masker=masker)(x, None, mode='loss')['alpha']
+        assert alpha.item() == masker.get('fixed_alpha', 0.5)
+
+
+def batch(seed: int = 0, size: int = 2) -> dict:
+    """A data batch as the data loader gives it (uint8-valued images)."""
+    g = torch.Generator().manual_seed(seed)
+    return dict(inputs=torch.randint(0, 256, (size, 3, TINY_IMG, TINY_IMG),
+                                     generator=g).float(), data_samples=None)
+
+
+def test_teacher_follows_each_optimizer_step_with_its_epoch(message_hub):
+    """train_step with no hook: after each optimizer step the teacher
+    averages towards the moved student with the momentum of the hub's
+    epoch."""
+    model = build_tiny_hpm(masker=dict(fixed_alpha=0.5))
+    set_progress(message_hub, epoch=50, max_epochs=100)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    d = model.teacher.decay(50)  # 0.99945
+    for step in range(2):
+        before = {k: v.clone()
+                  for k, v in model.teacher.module.state_dict().items()}
+        model.train_step(batch(step), wrapper)
+        student = model.student_modules().state_dict()
+        after = model.teacher.module.state_dict()
+        for name in ('neck.decoder_pred.weight', 'backbone.cls_token'):
+            assert not torch.equal(student[name], before[name])
+            assert torch.allclose(
+                after[name], d * before[name] + (1 - d) * student[name],
+                atol=1e-7), name
+        assert int(model.teacher.steps) == step + 1
+
+
+def test_teacher_waits_for_the_real_optimizer_step(message_hub):
+    """Gradient accumulation over 2 iterations: one teacher update per
+    optimizer step. Steps of an optimizer without the student's parameters,
+    and of a model that never ran a training forward, move no teacher."""
+    model, idle = build_tiny_hpm(masker=dict(fixed_alpha=0.5)), \
+        build_tiny_hpm()
+    wrapper = OptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=0.1), accumulative_counts=2)
+    wrapper.initialize_count_status(model, 0, 4)
+    others = [torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1),
+              torch.optim.SGD(idle.parameters(), lr=0.1)]
+    steps = []
+    for i in range(4):
+        model.train_step(batch(i), wrapper)
+        steps.append(int(model.teacher.steps))
+        for opt in others:
+            opt.step()
+    assert steps == [0, 1, 1, 2]
+    assert int(idle.teacher.steps) == 0
 
 
 def test_reduces_to_mae():
@@ -213,23 +291,6 @@ def test_teacher_dtype_flag_keeps_scores_close(dtype):
 def test_bad_teacher_dtype():
     with pytest.raises(ValueError, match='teacher_dtype'):
         build_tiny_hpm(teacher_dtype='fp8')
-
-
-def test_training_without_teacher_hook_fails(message_hub):
-    """Nothing sets alpha_t: the first step stops with one line naming the
-    hook, whatever the schedule (a constant one too)."""
-    x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
-    set_progress(message_hub, epoch=3, max_epochs=10)
-    for masker in (dict(), dict(fixed_alpha=0.0), dict(ramp='none')):
-        model = MODELS.build(tiny_hpm_cfg(masker=masker))
-        with pytest.raises(RuntimeError) as err:
-            model.loss(x, None)
-        assert str(err.value) == (
-            "HardPatchMasker: alpha_t is not set; in training dict(type="
-            "'HPMTeacherHook') in custom_hooks sets it before every "
-            'iteration, elsewhere call update_alpha() or set_alpha()')
-        start_iteration(model, message_hub)
-        model.loss(x, None)  # set by the hook: fine
 
 
 def test_teacher_updates_after_moving_the_model():

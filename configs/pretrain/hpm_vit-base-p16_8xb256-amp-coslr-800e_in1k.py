@@ -16,9 +16,8 @@ _base_ = [
     './_base_/hpm_pretrain_runtime.py',
 ]
 
-# The runtime's hooks plus the teacher's EMA update after each optimizer step.
+# The runtime's hooks (the model updates its teacher itself).
 custom_hooks = [
-    dict(type='HPMTeacherHook'),
     dict(type='NonFiniteLossHook'),
     dict(type='CheckpointKeysHook'),
     dict(type='RNGStateHook'),

@@ -1,10 +1,10 @@
 from .distributed import close_distributed
 from .hooks import (AtomicCheckpointHook, CheckpointKeysHook,
-                    CheckpointSafeGlobalsHook, HPMTeacherHook,
-                    NonFiniteLossHook, OutputWriteError, RNGStateHook)
+                    CheckpointSafeGlobalsHook, NonFiniteLossHook,
+                    OutputWriteError, RNGStateHook)
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
-    'HPMTeacherHook', 'NonFiniteLossHook', 'OutputWriteError',
-    'RNGStateHook', 'close_distributed'
+    'NonFiniteLossHook', 'OutputWriteError', 'RNGStateHook',
+    'close_distributed'
 ]

@@ -41,8 +41,6 @@ def build_hpm(seed: int = 0, fixed_alpha=None, distinct_teacher=True):
     torch.manual_seed(seed)
     model = MODELS.build(hpm_cfg(fixed_alpha))
     model.init_weights()
-    if fixed_alpha is not None:
-        model.masker.update_alpha()  # what HPMTeacherHook does per step
     if distinct_teacher:
         with torch.no_grad():  # state_dict() tensors share storage
             for t in model.teacher.module.state_dict().values():

@@ -1,12 +1,16 @@
 """Hard Patches Mining for masked image modeling (Wang et al., CVPR 2023)."""
+import weakref
 from contextlib import nullcontext
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmengine.logging import MessageHub
+from mmengine.model import constant_init, xavier_init
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from ...errors import ConfigError
 from ..heads import HPMFeatureHead
@@ -22,12 +26,25 @@ def init_mae_weights(module: nn.Module) -> None:
     """
     for m in module.modules():
         if isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+            xavier_init(m, distribution='uniform')  # bias 0
         elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+            constant_init(m, 1)  # bias 0
+
+
+#: HPM models that have trained (a training forward) and are alive.
+_TRAINING: 'weakref.WeakSet[HPM]' = weakref.WeakSet()
+_STEP_HOOK = []  # the optimizer step post-hook, once registered
+
+
+def _update_teachers(optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+    """After an optimizer step: average each training HPM's student into its
+    teacher if this optimizer holds the student's parameters."""
+    for model in list(_TRAINING):
+        first = next(model.backbone.parameters())
+        if any(p is first for g in optimizer.param_groups
+               for p in g['params']):
+            epoch = MessageHub.get_current_instance().get_info('epoch', 0)
+            model.teacher.update(model.student_modules(), epoch)
 
 
 @MODELS.register_module()
@@ -38,17 +55,30 @@ class HPM(BaseSelfSupervisor):
     scores every patch of the unmasked image; the masker masks the hardest
     ``n_hard = int(alpha_t * M)`` of them plus random ones; the student
     encodes the visible patches and its decoder both reconstructs the pixels
-    and predicts the per-patch reconstruction loss. :class:`HPMTeacherHook`
-    (required in ``custom_hooks``) sets ``alpha_t`` before every iteration
-    and updates the teacher after every optimizer step. Backbone, masker
-    and head share one patch grid: HPM gives the masker L and M and the
-    head M from the backbone.
+    and predicts the per-patch reconstruction loss. Backbone, masker and
+    head share one patch grid: HPM gives the masker L and M and the head M
+    from the backbone.
+
+    The model drives its schedule and its teacher itself, with no hook:
+
+    - every training forward (``mode='loss'``, called by ``train_step``
+      and by mmengine's DDP wrapper) first sets ``alpha_t`` from the
+      progress the Runner writes into the current ``MessageHub``, outside
+      :meth:`loss`, so a compiled ``loss`` stays one graph.
+    - from its first training forward on, a torch optimizer step post-hook
+      (registered once per process, not on import) EMA-updates the teacher
+      with the momentum of the hub's epoch after each step of the optimizer
+      holding the student. Only real steps fire it (``OptimWrapper`` does
+      not step while accumulating gradients, ``GradScaler`` skips inf/NaN
+      fp16 steps: the teacher never follows a student that did not move),
+      whoever steps (``MMDistributedDataParallel.train_step`` calls
+      ``forward``, not this ``train_step``), for a host-side identity check:
+      no device read-back, no collective. DDP ranks step together, so their
+      teachers stay equal; the teacher's state is all in the state dict.
 
     With a ``target_generator`` (the authors' ``--learn_feature_loss``) the
-    decoder reconstructs the generator's per-patch features instead of
-    pixels, scored by :class:`HPMFeatureHead`; an
-    :class:`EMAFeatureTarget` takes the teacher's encoder tokens of the
-    same teacher forward that scores the patches.
+    decoder reconstructs its per-patch features, scored by
+    :class:`HPMFeatureHead`.
 
     Args:
         backbone (dict): :class:`HPMViT` config.
@@ -98,7 +128,6 @@ class HPM(BaseSelfSupervisor):
         L, M = self.backbone.num_patches, self.backbone.num_masked
         self.head = MODELS.build(dict(head, num_masked=M))
         self._check_shapes(backbone.get('arch'))
-        self._check_target()
         self.masker = MODELS.build(
             dict(masker, num_patches=L, num_masked=M))
         float_drop_path_probs(self)  # before the teacher copies them
@@ -106,64 +135,55 @@ class HPM(BaseSelfSupervisor):
             dict(teacher, model=self.student_modules()))
 
     def _check_shapes(self, arch) -> None:
-        """Encoder, decoder and head must agree on width and patch grid.
+        """Encoder, decoder, head and target must agree on widths and grid.
 
         Raises:
             ConfigError: Naming the config keys, e.g. ``model.neck.embed_dim
                 is 768 but model.backbone (arch deit-tiny) is 192 wide``.
+            ValueError: A target and a head that do not go together.
         """
-        width, dims = self.neck.decoder_embed.in_features, \
-            self.backbone.embed_dims
-        if width != dims:
-            arch = f' (arch {arch})' if isinstance(arch, str) else ''
-            raise ConfigError(f'model.neck.embed_dim is {width} but '
-                              f'model.backbone{arch} is {dims} wide')
-        grid = 'x'.join(map(str, self.backbone.patch_resolution))
-        if self.neck.num_patches != self.backbone.num_patches:
-            raise ConfigError(
-                f'model.neck.num_patches is {self.neck.num_patches} but '
-                f'model.backbone has {self.backbone.num_patches} patches '
-                f'({grid})')
-        if self.with_target_generator or isinstance(self.head,
-                                                    HPMFeatureHead):
-            return  # feature targets: see _check_target
-        patch = self.backbone.patch_embed.projection.kernel_size[0]
-        pixels = self.head.patch_size**2 * self.head.in_channels
-        if self.head.patch_size != patch:
-            raise ConfigError(f'model.head.patch_size is '
-                              f'{self.head.patch_size} but '
-                              f'model.backbone.patch_size is {patch}')
-        if self.neck.decoder_pred.out_features != pixels:
-            raise ConfigError(
-                f'model.neck gives {self.neck.decoder_pred.out_features} '
-                f'outputs per patch but model.head.patch_size {patch} needs '
-                f'{pixels} (check model.neck.patch_size and '
-                'predict_feature_dim)')
-
-    def _check_target(self) -> None:
-        """Head, decoder width and patch grid must fit the target."""
+        bb, neck, head = self.backbone, self.neck, self.head
         gen = self.target_generator if self.with_target_generator else None
-        if (gen is None) == isinstance(self.head, HPMFeatureHead):
-            raise ValueError(
-                'HPM: a target_generator needs head HPMFeatureHead and '
-                'HPMFeatureHead needs a target_generator, got '
-                f'{type(gen).__name__ if gen is not None else None} with '
-                f'{type(self.head).__name__}')
-        if gen is None:
-            return
-        width = gen.out_channels if gen.out_channels is not None else \
-            self.backbone.embed_dims
-        pred = self.neck.decoder_pred.out_features
-        if pred != width:
-            raise ValueError(
-                f'HPM: neck.predict_feature_dim is {pred}, the target '
-                f'{type(gen).__name__} has {width} channels')
-        if gen.num_patches is not None and \
-                gen.num_patches != self.backbone.num_patches:
-            raise ValueError(
-                f'HPM: the target {type(gen).__name__} gives '
-                f'{gen.num_patches} patches, the backbone '
-                f'{self.backbone.num_patches}')
+        feature_head = isinstance(head, HPMFeatureHead)
+        pixels = gen is None and not feature_head
+        arch = f' (arch {arch})' if isinstance(arch, str) else ''
+        grid = 'x'.join(map(str, bb.patch_resolution))
+        patch = bb.patch_embed.projection.kernel_size[0]
+        width, out = neck.decoder_embed.in_features, \
+            neck.decoder_pred.out_features
+        name = type(gen).__name__ if gen is not None else None
+        gen_width = getattr(gen, 'out_channels', None) or bb.embed_dims
+        gen_patches = getattr(gen, 'num_patches', None)
+        # pixel targets: the head's patch and the decoder's output per patch
+        hp = head.patch_size if pixels else patch
+        needs = hp**2 * head.in_channels if pixels else out
+        for failed, error, message in (
+            (width != bb.embed_dims, ConfigError,
+             f'model.neck.embed_dim is {width} but model.backbone{arch} is '
+             f'{bb.embed_dims} wide'),
+            (neck.num_patches != bb.num_patches, ConfigError,
+             f'model.neck.num_patches is {neck.num_patches} but '
+             f'model.backbone has {bb.num_patches} patches ({grid})'),
+            ((gen is None) == feature_head, ValueError,
+             'HPM: a target_generator needs head HPMFeatureHead and '
+             f'HPMFeatureHead needs a target_generator, got {name} with '
+             f'{type(head).__name__}'),
+            (hp != patch, ConfigError,
+             f'model.head.patch_size is {hp} but model.backbone.patch_size '
+             f'is {patch}'),
+            (out != needs, ConfigError,
+             f'model.neck gives {out} outputs per patch but '
+             f'model.head.patch_size {patch} needs {needs} (check '
+             'model.neck.patch_size and predict_feature_dim)'),
+            (gen is not None and out != gen_width, ValueError,
+             f'HPM: neck.predict_feature_dim is {out}, the target {name} '
+             f'has {gen_width} channels'),
+            (gen_patches not in (None, bb.num_patches), ValueError,
+             f'HPM: the target {name} gives {gen_patches} patches, the '
+             f'backbone {bb.num_patches}'),
+        ):
+            if failed:
+                raise error(message)
 
     def student_modules(self) -> nn.ModuleDict:
         """The averaged part of the student: backbone and decoder."""
@@ -244,6 +264,29 @@ class HPM(BaseSelfSupervisor):
             if with_scores:
                 scores = net.neck.predict_loss(net.neck.embed(tokens)).float()
         return scores, tokens if with_tokens else None
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """mmengine's entry point; ``mode='loss'`` first sets ``alpha_t``
+        and lists the model for its teacher's updates (see the class doc).
+
+        Args:
+            inputs (Tensor): Normalised images (B, 3, H, W).
+            data_samples (list[DataSample], optional): Unused by HPM.
+            mode (str): 'tensor', 'loss' or 'predict'.
+
+        Returns:
+            What ``BaseSelfSupervisor.forward`` returns in ``mode``.
+        """
+        if mode == 'loss':
+            self.masker.update_alpha()
+            if not _STEP_HOOK:
+                _STEP_HOOK.append(
+                    register_optimizer_step_post_hook(_update_teachers))
+            _TRAINING.add(self)
+        return super().forward(inputs, data_samples, mode)
 
     def loss(self, inputs: Tensor, data_samples: List[DataSample],
              **kwargs) -> Dict[str, Tensor]:

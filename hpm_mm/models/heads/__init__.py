@@ -1,5 +1,3 @@
-from .hpm_feature_head import HPMFeatureHead
-from .hpm_head import HPMHead
-from .loss_prediction_mixin import LossPredictionMixin
+from .hpm_head import HPMFeatureHead, HPMHead
 
-__all__ = ['HPMHead', 'HPMFeatureHead', 'LossPredictionMixin']
+__all__ = ['HPMHead', 'HPMFeatureHead']

@@ -72,13 +72,11 @@ class HardPatchMasker(BaseModule):
     (hardest from the start). ``fixed_alpha`` overrides any schedule
     (``fixed_alpha=0``: random masks, the loss predictor still trained).
 
-    The schedule is advanced outside the model's step, by
-    :meth:`update_alpha` (:class:`HPMTeacherHook` calls it before every
-    training iteration; until then the masker refuses to draw, so training
-    without the hook fails at its first step), and the step itself holds
-    no Python state that changes with t: ``alpha_t`` and ``n_hard`` are 0-d
-    buffers, and only :attr:`mines` (whether ``n_hard > 0``) is a Python
-    bool, so a compiled step is traced once per value of :attr:`mines`.
+    :class:`HPM` calls :meth:`update_alpha` before each training step,
+    outside the compiled ``loss``; a constant ``alpha_t`` is set at
+    construction. ``alpha_t`` and ``n_hard`` are 0-d buffers and only
+    :attr:`mines` (``n_hard > 0``) is a Python bool, so a compiled step is
+    traced once per value of :attr:`mines`.
 
     Args:
         num_patches (int): Patches per image, L (HPM sets it from its
@@ -98,6 +96,10 @@ class HardPatchMasker(BaseModule):
 
     MINES = ('hard', 'easy')
     RAMPS = ('up', 'down', 'none')
+    UNSET = ("HardPatchMasker: alpha_t is not set and the MessageHub has "
+             "no training progress ('epoch'/'max_epochs' or 'iter'/"
+             "'max_iters'); train under an mmengine Runner or call "
+             'set_alpha()')
 
     def __init__(self,
                  num_patches: int,
@@ -136,13 +138,12 @@ class HardPatchMasker(BaseModule):
         self.register_buffer(
             'num_hard_t', torch.zeros((), dtype=torch.long), persistent=False)
         self._mines: Optional[bool] = None  # unknown until alpha_t is set
+        if fixed_alpha is not None or ramp == 'none':  # constant
+            self.set_alpha(self.alpha_max if fixed_alpha is None else
+                           float(fixed_alpha))
 
     def alpha_at(self, t: int, total: int) -> float:
-        """The mined fraction at step ``t`` (0-based) of ``total``."""
-        if self.fixed_alpha is not None:
-            return float(self.fixed_alpha)
-        if self.ramp == 'none':
-            return self.alpha_max
+        """Scheduled mined fraction at step ``t`` (0-based) of ``total``."""
         if self.ramp == 'down':
             return self.alpha_max * max(0.0, (total - t) / total)
         return self.alpha_max * min(1.0, (t + 1) / total)
@@ -161,33 +162,33 @@ class HardPatchMasker(BaseModule):
     def update_alpha(self, message_hub: Optional[MessageHub] = None) -> None:
         """Advance the schedule to the training progress of ``message_hub``.
 
+        Without progress in the hub (outside a Runner) a constant or
+        previously set ``alpha_t`` is kept.
+
         Args:
             message_hub (MessageHub, optional): Defaults to the current
                 instance (the Runner's).
+
+        Raises:
+            RuntimeError: No progress and no ``alpha_t`` set yet.
         """
         if self.fixed_alpha is not None or self.ramp == 'none':
-            self.set_alpha(self.alpha_at(0, 1))  # constant: no progress read
             return
         hub = message_hub or MessageHub.get_current_instance()
-        step, total = (('epoch', 'max_epochs') if self.schedule == 'epoch'
-                       else ('iter', 'max_iters'))
-        t, end = hub.get_info(step), hub.get_info(total)
-        if t is None or not end:
-            raise RuntimeError(
-                f"HardPatchMasker: no '{step}'/'{total}' in MessageHub; run "
-                'it under an mmengine Runner or set fixed_alpha')
-        self.set_alpha(self.alpha_at(int(t), int(end)))
+        t, end = ((hub.get_info('epoch'), hub.get_info('max_epochs'))
+                  if self.schedule == 'epoch' else
+                  (hub.get_info('iter'), hub.get_info('max_iters')))
+        if t is not None and end:
+            self.set_alpha(self.alpha_at(int(t), int(end)))
+        elif self._mines is None:
+            raise RuntimeError(self.UNSET)
 
     @property
     def mines(self) -> bool:
         """Whether the current mask mines patches (``n_hard > 0``): only then
         are the teacher's scores needed."""
         if self._mines is None:
-            raise RuntimeError(
-                'HardPatchMasker: alpha_t is not set; in training '
-                "dict(type='HPMTeacherHook') in custom_hooks sets it before "
-                'every iteration, elsewhere call update_alpha() or '
-                'set_alpha()')
+            raise RuntimeError(self.UNSET)
         return self._mines
 
     def forward(self,

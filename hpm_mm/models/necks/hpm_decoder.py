@@ -24,15 +24,11 @@ class HPMDecoder(MAEPretrainDecoder):
     (``predict_feature_dim``); the loss predictor keeps its p*p*3 outputs.
 
     Args:
-        num_patches (int): Number of patches L. Defaults to 196.
-        patch_size (int): Patch size p. Defaults to 16.
-        in_chans (int): Image channels. Defaults to 3.
-        embed_dim (int): Encoder width. Defaults to 1024.
-        decoder_embed_dim (int): Decoder width. Defaults to 512.
-        decoder_depth (int): Blocks per branch. Defaults to 8.
-        decoder_num_heads (int): Attention heads. Defaults to 16.
-        mlp_ratio (float): MLP ratio. Defaults to 4.
-        norm_cfg (dict): Norm layer config. Defaults to LN with eps 1e-6.
+        num_patches, patch_size, in_chans, embed_dim, decoder_embed_dim,
+        decoder_depth, decoder_num_heads, mlp_ratio, norm_cfg: Those of
+            :class:`MAEPretrainDecoder` (L, p, image channels, encoder
+            width, decoder width, blocks per branch, heads, MLP ratio, LN
+            with eps 1e-6), with its defaults.
         predict_feature_dim (int, optional): Output width of the
             reconstructor (the target's channels, e.g. 512 for CLIP, 768 for
             DINO or the EMA teacher). Defaults to None: p*p*in_chans pixels.

@@ -1,21 +1,24 @@
-"""Reconstruction targets computed by a frozen network on the full image."""
+"""Reconstruction targets computed on the full image, with no gradient."""
 import os.path as osp
-from abc import ABCMeta, abstractmethod
 from typing import Dict, Optional
 
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from torch import Tensor, nn
+from mmpretrain.registry import MODELS
+from torch import Tensor
 
 from hpm_mm.converters import (CheckpointError, is_torchscript, load_weights,
                                read_state_dict)
 
+from ..utils import parameters_to_buffers
 
-class FeatureTarget(BaseModule, metaclass=ABCMeta):
+
+class FeatureTarget(BaseModule):
     """Base of HPM's feature targets (mmpretrain's ``target_generator``).
 
-    A target maps the normalised images (and, for :attr:`from_teacher`
-    targets, the EMA teacher's encoder tokens of the same step) to one
+    ``forward(inputs, teacher_tokens=None)`` maps the normalised images
+    (B, 3, H, W) (and, for :attr:`from_teacher` targets, the EMA teacher's
+    encoder tokens (B, 1 + L, C) of the same step, cls first) to one
     feature vector per patch, (B, L, C), with no gradient.
 
     Attributes:
@@ -33,24 +36,29 @@ class FeatureTarget(BaseModule, metaclass=ABCMeta):
     def init_weights(self) -> None:
         """Nothing to initialise: weights come from a checkpoint or none."""
 
-    @abstractmethod
+
+@MODELS.register_module()
+class EMAFeatureTarget(FeatureTarget):
+    """Patch tokens of the EMA teacher's encoder on the full image.
+
+    They come from the teacher forward that also scores the patches (no
+    second pass); the width is the encoder's. No weights of its own.
+    """
+
+    from_teacher = True
+
     def forward(self,
                 inputs: Tensor,
                 teacher_tokens: Optional[Tensor] = None) -> Tensor:
-        """Compute the target (each target class defines it).
-
-        Args:
-            inputs (Tensor): Normalised images (B, 3, H, W).
-            teacher_tokens (Tensor, optional): Teacher encoder output on all
-                patches (B, 1 + L, C), cls first.
-
-        Returns:
-            Tensor: Target features (B, L, C), no gradient.
-        """
+        """The teacher's patch tokens (B, L, C); the cls token is dropped."""
+        if teacher_tokens is None:
+            raise ValueError('EMAFeatureTarget: needs the teacher tokens of '
+                             'the step (HPM passes them)')
+        return teacher_tokens[:, 1:].detach()
 
 
 class FrozenNetworkTarget(FeatureTarget):
-    """A target network loaded from a checkpoint and never trained.
+    """A target network ``self.net`` loaded from a checkpoint, never trained.
 
     Subclasses build ``self.net`` and call :meth:`load_frozen`. The weights
     become non-persistent buffers: the optimizer never sees them, they get
@@ -99,7 +107,7 @@ class FrozenNetworkTarget(FeatureTarget):
         """
         load_weights(self.net, state,
                      f'{type(self).__name__}: checkpoint {self.checkpoint}')
-        _freeze_as_buffers(self.net)
+        parameters_to_buffers(self.net, persistent=False)
         self.net.eval()
         print_log(
             f'{type(self).__name__}: loaded {len(state)} tensors from '
@@ -110,11 +118,3 @@ class FrozenNetworkTarget(FeatureTarget):
         super().train(mode)
         self.net.eval()
         return self
-
-
-def _freeze_as_buffers(module: nn.Module) -> None:
-    """Turn every parameter of ``module`` into a non-persistent buffer."""
-    for mod in module.modules():
-        for name, param in list(mod.named_parameters(recurse=False)):
-            delattr(mod, name)
-            mod.register_buffer(name, param.detach(), persistent=False)

@@ -1,12 +1,13 @@
 """CLIP visual tokens as the reconstruction target (``clip``)."""
-from typing import Dict, Optional
+from typing import Optional
 
 import torch
-from mmengine.logging import print_log
 from mmpretrain.models.utils.clip_generator_helper import \
     VisionTransformer as CLIPVisionTransformer
 from mmpretrain.registry import MODELS
 from torch import Tensor
+
+from hpm_mm.converters import take_prefix
 
 from .base import FrozenNetworkTarget
 
@@ -57,19 +58,8 @@ class CLIPFeatureTarget(FrozenNetworkTarget):
         self.out_channels = int(arch['output_dim'])
         self.num_patches = (arch['input_resolution'] //
                             arch['patch_size'])**2
-        self.load_frozen(self._visual(self.read_state()))
-
-    def _visual(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """The visual tower's tensors, without the ``visual.`` prefix."""
-        if not any(k.startswith('visual.') for k in state):
-            return state
-        visual = {k[7:]: v for k, v in state.items()
-                  if k.startswith('visual.')}
-        print_log(
-            f'CLIPFeatureTarget: using the {len(visual)} visual.* tensors; '
-            f'{len(state) - len(visual)} text-tower tensors left out',
-            logger='current')
-        return visual
+        state = self.read_state()  # the visual tower of a whole model
+        self.load_frozen(take_prefix(state, 'visual.') or state)
 
     @torch.no_grad()
     def forward(self,

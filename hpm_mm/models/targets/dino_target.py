@@ -6,7 +6,7 @@ from mmpretrain.models import VisionTransformer
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from hpm_mm.converters import ENCODER
+from hpm_mm.converters import ENCODER, take_prefix
 
 from .base import FrozenNetworkTarget
 
@@ -62,10 +62,7 @@ class DINOFeatureTarget(FrozenNetworkTarget):
         """
         if 'patch_embed.proj.weight' in state:
             return {ENCODER.right(k) or k: v for k, v in state.items()}
-        if 'backbone.patch_embed.projection.weight' in state:
-            return {k[9:]: v for k, v in state.items()
-                    if k.startswith('backbone.')}
-        return state
+        return take_prefix(state, 'backbone.') or state
 
     @torch.no_grad()
     def forward(self,

@@ -18,11 +18,9 @@ class HPMTeacherEMA(nn.Module):
     and every update averages, as in the released code; an update is one
     fused multi-tensor ``lerp`` with no host synchronisation.
 
-    It stands alone rather than subclassing mmengine's
-    ``ExponentialMovingAverage``, whose first update copies instead of
-    averaging and whose momentum is a constant. The averaged copy
-    (``module``) always stays in eval mode, and its weights are buffers, not
-    parameters: the optimizer never sees them and they never need gradients.
+    Not mmengine's ``ExponentialMovingAverage``, whose first update copies
+    and whose momentum is constant. The averaged copy (``module``) stays in
+    eval mode and its weights are buffers, invisible to the optimizer.
     State-dict keys: ``teacher.module.<student name>`` and ``teacher.steps``
     (the number of updates).
 
@@ -48,7 +46,7 @@ class HPMTeacherEMA(nn.Module):
             raise ValueError('HPMTeacherEMA: warmup_epochs must be >= 0, '
                              f'got {warmup_epochs}')
         self.module = copy.deepcopy(model)
-        self.avg_names = _parameters_to_buffers(self.module)
+        self.avg_names = parameters_to_buffers(self.module)
         self.register_buffer('steps', torch.tensor(0, dtype=torch.long))
         self.momentum_start = float(momentum_start)
         self.momentum_end = float(momentum_end)
@@ -99,8 +97,13 @@ class HPMTeacherEMA(nn.Module):
         self.steps += 1
 
 
-def _parameters_to_buffers(module: nn.Module) -> List[str]:
+def parameters_to_buffers(module: nn.Module,
+                          persistent: bool = True) -> List[str]:
     """Turn every parameter of ``module`` into a buffer of the same name.
+
+    Args:
+        module (nn.Module): Changed in place.
+        persistent (bool): Whether the buffers are in the state dict.
 
     Returns:
         list[str]: The full names of the converted parameters.
@@ -109,6 +112,6 @@ def _parameters_to_buffers(module: nn.Module) -> List[str]:
     for prefix, mod in module.named_modules():
         for name, param in list(mod.named_parameters(recurse=False)):
             delattr(mod, name)
-            mod.register_buffer(name, param.detach())
+            mod.register_buffer(name, param.detach(), persistent=persistent)
             names.append(f'{prefix}.{name}' if prefix else name)
     return names
