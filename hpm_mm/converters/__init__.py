@@ -16,12 +16,14 @@ from .fit import (Mismatch, check_fit, compare_state_dicts,
 from .formats import FORMATS, detect_format
 from .released import Conversion, hpm_to_released, released_to_hpm
 from .safe_globals import mmengine_safe_globals
+from .validate import infer_vit_arch
 
 __all__ = [
     'CheckpointError', 'Conversion', 'FORMATS', 'Mismatch', 'TARGETS',
     'TARGET_PREFIX', 'check_checkpoint', 'check_fit', 'compare_state_dicts',
     'convert_encoder', 'describe_state_dict_mismatch', 'detect_format',
-    'encoder_to', 'extract_encoder', 'hpm_to_released', 'load_weights',
+    'encoder_to', 'extract_encoder', 'hpm_to_released', 'infer_vit_arch',
+    'load_weights',
     'mmengine_safe_globals',
     'read_checkpoint', 'read_state_dict', 'released_to_hpm',
     'save_checkpoint', 'split_checkpoint', 'strip_prefix', 'summarize_keys'
