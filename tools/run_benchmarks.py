@@ -7,8 +7,7 @@ write. ViT-B or ViT-L is read off the checkpoint and picks the configs.
 
 Run it again to continue: a stage whose metrics exist is skipped, an
 interrupted one resumes from its newest checkpoint, a failed one is
-reported with its log and the others still run (exit status 1). Examples:
-docs/en/benchmark_suite.md.
+reported with its log and the others still run (exit status 1).
 """
 import argparse
 import sys

@@ -1,10 +1,9 @@
 """The benchmark suite: convert the encoder once, train and test each
 benchmark with the repository's configs and tools, write the table.
 
-In the work dir ``W``: ``W/convert/encoder.pth`` (``input.json``: the
-checkpoint and source it came from); ``W/<benchmark>/``, the train tool's
-work dir, with the tools' output (``train.log``, ``test.log``,
-``knn.log``), the test tool's work dir ``test/`` and the metrics
+Work dir ``W``: ``W/convert/encoder.pth`` (``input.json``: the checkpoint
+and source it came from), ``W/<benchmark>/``: the train tool's work dir,
+the tools' logs, the test tool's work dir ``test/``, the metrics
 (``metrics.json``, ``knn.json``); ``W/results.{md,json,png}``. A log's
 attempts start with ``=== hpm_mm benchmark suite, TIME: COMMAND`` and end,
 once the tool exits, with ``=== exit RC after S s``. These files are the
@@ -21,7 +20,7 @@ import sys
 import time
 import zipfile
 from argparse import Namespace
-from functools import reduce
+from functools import partial, reduce
 from pathlib import Path
 from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
                     Tuple)
@@ -122,10 +121,8 @@ def detect_arch(checkpoint: str, source: str) -> str:
 
 def _ended(log: str) -> Optional[float]:
     """The seconds of the log's last attempt if it exited 0, else None."""
-    if not osp.isfile(log):
-        return None
-    with open(log, errors='replace') as f:
-        marks = [line.split() for line in f if line.startswith('=== ')]
+    text = Path(log).read_text(errors='replace') if osp.isfile(log) else ''
+    marks = [ln.split() for ln in text.splitlines() if ln.startswith('=== ')]
     ok = marks and marks[-1][:3] == ['===', 'exit', '0']
     return float(marks[-1][4]) if ok else None
 
@@ -173,8 +170,7 @@ class Suite:
     """
 
     def __init__(self, args: Namespace,
-                 echo: Callable[[str], None] = lambda line: print(
-                     line, flush=True)) -> None:
+                 echo: Callable = partial(print, flush=True)) -> None:
         self.args, self.echo = args, echo
         if args.launcher == 'slurm' and not args.partition:
             raise SuiteError('--launcher slurm needs --partition')
@@ -216,8 +212,8 @@ class Suite:
             meta = mmengine.load(osp.join(osp.dirname(MODEL_INDEX), rel))
             self.models.update({m['Name']: m for m in meta.get('Models', [])})
         self.work_dir = osp.abspath(args.work_dir)
-        self.rows: List[dict] = []  # of the table, one per metric
-        self.failed: List[str] = []  # the stages that failed
+        self.rows: List[dict] = []  # one per metric
+        self.failed: List[str] = []  # stage names
 
     def run(self) -> int:
         """Run the stages, write the table; 0 if all succeeded, else 1 (or
@@ -245,18 +241,16 @@ class Suite:
                 failure = self._train_test(bench, stage, out, encoder)
             else:
                 root = self.data_roots.get('imagenet', 'data/imagenet')
-                cmd = self._command('knn', [
-                    encoder, '--data-root', osp.abspath(root), '--out', out,
-                    *self.extra_args.get('knn', [])], 'knn')
-                failure = self._step('knn', 'knn',
-                                     'kNN of the frozen encoder', cmd, out)
+                failure = self._step('knn', 'knn', 'kNN of the frozen encoder',
+                                     [encoder, '--data-root',
+                                      osp.abspath(root), '--out', out,
+                                      *self.extra_args.get('knn', [])], out)
             if not args.dry_run:
                 self._rows(bench, stage, out, encoder,
                            *(failure or ('done', None)))
         if args.dry_run:
             return 0
-        for line in self._write_results():
-            self.echo(line)
+        self._write_results()
         if self.failed:
             self.echo(f'[suite] failed: {", ".join(self.failed)}')
         return int(bool(self.failed))
@@ -270,8 +264,7 @@ class Suite:
         src = dict(path=osp.abspath(args.checkpoint), size=st.st_size,
                    mtime=int(st.st_mtime), source=args.source)
         if osp.isfile(dst) and osp.isfile(record):
-            with open(record) as f:
-                done = json.load(f)
+            done = json.loads(Path(record).read_text())
             if done != src:
                 raise SuiteError(
                     f'{self.work_dir} holds the benchmarks of another '
@@ -280,8 +273,7 @@ class Suite:
             self._say('convert', f'skipped, done ({dst})')
             return dst
         if self._step('convert', 'convert', f'{args.source} encoder -> {dst}',
-                      [sys.executable, 'tools/convert_checkpoint.py',
-                       src['path'], dst, '--to', 'mmpretrain', '--source',
+                      [src['path'], dst, '--to', 'mmpretrain', '--source',
                        args.source], dst):
             return None
         if not args.dry_run:
@@ -303,51 +295,49 @@ class Suite:
             resume = bool(glob.glob(osp.join(stage, '*.pth')))
             what = ('train, resuming from the newest checkpoint in '
                     f'{stage}' if resume else 'train')
-            failure = self._step(bench.name, 'train', f'{what} ({config})',
-                                 self._command('train', [
-                                     config, '--work-dir', stage,
-                                     *['--resume'] * resume,
-                                     *self.extra_args.get(bench.name, []),
-                                     *options], bench.name), record)
+            failure = self._step(bench.name, 'train', f'{what} ({config})', [
+                config, '--work-dir', stage, *['--resume'] * resume,
+                *self.extra_args.get(bench.name, []), *options], record)
             if failure:
                 return failure
             ckpt = None if self.args.dry_run else _checkpoint(stage)
-        return self._step(
-            bench.name, 'test', f'test {osp.basename(ckpt)}'
-            if ckpt else 'test the checkpoint training leaves',
-            self._command('test', [
-                config, ckpt or f'"$(cat {record})"', '--work-dir',
-                osp.join(stage, 'test'), '--out', metrics, '--out-item',
-                'metrics', *options], f'{bench.name}-test'), metrics)
+        what = (f'test {osp.basename(ckpt)}'
+                if ckpt else 'test the checkpoint training leaves')
+        return self._step(bench.name, 'test', what, [
+            config, ckpt or f'"$(cat {record})"', '--work-dir',
+            osp.join(stage, 'test'), '--out', metrics, '--out-item',
+            'metrics', *options], metrics)
 
-    def _command(self, tool: str, args: List[str], job: str) -> List[str]:
-        """``tools/<tool>`` (train, test, knn) with ``args`` (its positional
-        ones first) in one process, by torchrun (``tools/dist_<tool>.sh``)
-        or srun (``tools/slurm_<tool>.sh``, ``GPUS`` set by ``env``)."""
+    def _command(self, name: str, tool: str, args: List[str]) -> List[str]:
+        """``tools/<tool>`` (convert, train, test, knn) with ``args``
+        (positional ones first) in one process (the conversion always), by
+        torchrun (``tools/dist_*.sh``) or srun (``tools/slurm_*.sh``)."""
         opts = self.args
-        if opts.launcher == 'none':
-            script = 'knn_eval' if tool == 'knn' else tool
-            return [sys.executable, f'tools/{script}.py', *args]
+        if opts.launcher == 'none' or tool == 'convert':
+            script = dict(knn='knn_eval', convert='convert_checkpoint')
+            return [sys.executable, f'tools/{script.get(tool, tool)}.py',
+                    *args]
         n = 2 if tool == 'test' else 1  # positional arguments
         if opts.launcher == 'pytorch':
             return [f'tools/dist_{tool}.sh', *args[:n], str(opts.gpus),
                     *args[n:]]
         per_node = os.environ.get('GPUS_PER_NODE') or str(min(opts.gpus, 8))
         return ['env', f'GPUS={opts.gpus}', f'GPUS_PER_NODE={per_node}',
-                f'tools/slurm_{tool}.sh', opts.partition,
-                f'{opts.job_name}-{job}', *args]
+                f'tools/slurm_{tool}.sh', opts.partition, f'{opts.job_name}-'
+                f'{name}{"-test" * (tool == "test")}', *args]
 
     def _say(self, name: str, text: str) -> None:
         """Print ``[i/n] name: text``, ``i`` the stage's place in the run."""
         self.echo(f'[{self.names.index(name) + 1}/{len(self.names)}] '
                   f'{name}: {text}')
 
-    def _step(self, name: str, tool: str, what: str, cmd: List[str],
+    def _step(self, name: str, tool: str, what: str, args: List[str],
               output: str) -> Failure:
-        """Print a command and (unless a dry run) run it from the
-        repository root, its output added to ``W/<name>/<tool>.log``; a
+        """Print the command of ``tool`` and (unless a dry run) run it from
+        the repository root, its output added to ``W/<name>/<tool>.log``; a
         failure (status, log) if it exited non-zero or left no ``output``.
         """
+        cmd = self._command(name, tool, args)
         left = self.names[self.names.index(name) + 1:]
         left = ['test'] + left if tool == 'train' else left
         # a "$(...)" is the dry run's stand-in for the checkpoint to come
@@ -368,9 +358,8 @@ class Suite:
             f.write(f'=== exit {rc} after {time.time() - start:.1f} s\n')
         if rc == 0 and osp.isfile(output):
             return None
-        with open(log, errors='replace') as f:
-            said = [line.strip() for line in f
-                    if line.strip() and not line.startswith('=== ')]
+        lines = Path(log).read_text(errors='replace').splitlines()
+        said = [ln.strip() for ln in lines if ln.strip() and ln[:4] != '=== ']
         self._say(name, f'FAILED ({tool} exit {rc}); log: {log}'
                   f'{": " + said[-1] if said else ""}')
         self.failed.append(name)
@@ -383,7 +372,6 @@ class Suite:
         entry = self.models.get(bench.models.get(self.arch), {})
         wall = sum(_ended(osp.join(stage, f'{tool}.log')) or 0.0
                    for tool in ('train', 'test', 'knn')) or None
-        file = out if status == 'done' else None
         for metric in bench.metrics:
             value = None
             try:
@@ -404,12 +392,12 @@ class Suite:
                 value=value, paper=float(paper[0]) if paper else None,
                 config=entry.get('Config', 'tools/knn_eval.py'),
                 checkpoint=_checkpoint(stage) if bench.models else encoder,
-                wall_s=wall, status=status, file=file,
+                wall_s=wall, status=status,
+                file=out if status == 'done' else None,
                 key='/'.join(metric.key), scale=metric.scale, log=log))
 
-    def _write_results(self) -> List[str]:
-        """Write ``results.json``, ``.md`` and ``.png``; the lines to print
-        (the table and where the files are)."""
+    def _write_results(self) -> None:
+        """Write ``results.json``, ``.md`` and ``.png``; print the table."""
         args, rows, arch_name = self.args, self.rows, ARCHS[self.arch][0]
         paths = [osp.join(self.work_dir, f'results.{e}')
                  for e in ('md', 'json', 'png')]
@@ -432,7 +420,8 @@ class Suite:
             *notes]) + '\n')
         plot_results(rows, paths[2], f'{osp.basename(args.checkpoint)} '
                      f'({args.source}, {arch_name})')
-        return table + [f'[suite] results: {", ".join(paths)}']
+        for line in table + [f'[suite] results: {", ".join(paths)}']:
+            self.echo(line)
 
 
 def _cell(key: str, value) -> str:
@@ -447,8 +436,7 @@ def _cell(key: str, value) -> str:
 
 
 def plot_results(rows: List[dict], path: str, title: str) -> None:
-    """``results.png``: ours beside the paper's, one pair of bars per row
-    (``rows``: the table's, ``value``/``paper`` may be None)."""
+    """``results.png``: ours beside the paper's for each of the ``rows``."""
     from matplotlib.figure import Figure  # no pyplot: no global backend
     fig = Figure(figsize=(max(6.0, 1.6 * len(rows)), 4.0))
     ax = fig.add_subplot(ylabel='%', title=title)
