@@ -1,496 +1,454 @@
-"""Run the benchmark suite: convert once, then train and test each
-benchmark with the repository's tools, resumably, and write the table.
+"""The benchmark suite: convert the encoder once, train and test each
+benchmark with the repository's configs and tools, write the table.
 
-Work dir layout (``W`` = ``--work-dir``)::
-
-    W/convert/encoder.pth        the encoder, converted once (--to mmpretrain)
-    W/<benchmark>/               the tools' work dir (checkpoints, logs)
-    W/<benchmark>/train.log      what the train tool printed (every attempt)
-    W/<benchmark>/test.log       what the test tool printed
-    W/<benchmark>/metrics.json   the test tool's metrics (--out-item metrics)
-    W/knn/knn.json               the kNN tool's results
-    W/<stage>/suite_stage.json   the stage's state: commands, checkpoint,
-                                 wall times, status
-    W/results.{md,json,png}      the table
-
-A stage whose final checkpoint and metrics exist is skipped; one with a
-checkpoint but no final one resumes from its newest (``--resume``); a
-failed stage is reported with its log and the next ones still run.
+Work dir ``W``: ``W/convert/encoder.pth`` (``input.json``: the checkpoint
+and source it came from), ``W/<benchmark>/``: the train tool's work dir,
+the tools' logs, the test tool's work dir ``test/``, the metrics
+(``metrics.json``, ``knn.json``); ``W/results.{md,json,png}``. A log's
+attempts start with ``=== hpm_mm benchmark suite, TIME: COMMAND`` and end,
+once the tool exits, with ``=== exit RC after S s``. These files are the
+state: a benchmark whose metrics exist is skipped, one whose last training
+exited 0 is only tested, one with a checkpoint trains with ``--resume``.
 """
+import glob
 import json
 import os
 import os.path as osp
 import shlex
 import subprocess
+import sys
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+import zipfile
+from argparse import Namespace
+from functools import partial, reduce
+from pathlib import Path
+from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
-from ..cli.resume import resume_candidates
-from ..converters import CheckpointError
+import mmengine
+
+from ..apis.model_index import MIM_ROOT, MODEL_INDEX
+from ..converters import (CheckpointError, extract_encoder, infer_vit_arch,
+                          read_checkpoint)
 from ..fileio import write_text
-from .arch import detect_arch
-from .launch import Command, Launcher
-from .results import (ResultFileError, read_metric, row_value,
-                      write_results)
-from .stages import (ARCH_NAMES, ARCHS, DATASETS, DEFAULT_IMAGENET, NAMES,
-                     Benchmark, config_of, get_benchmark, metafile_models,
-                     paper_value, repo_root, select)
 
-STATE_FILE = 'suite_stage.json'
-#: What the dry run prints for the checkpoint training will leave.
-_LAST = '"$(cat {})"'
+
+class Metric(NamedTuple):
+    """One number: ``key``, its path in the result file (``('mIoU', )``);
+    ``label``, the column text; ``paper``, its name in the metafile's
+    ``Results[].Metrics`` (None: none); ``scale`` from the file's unit to
+    the paper's (mmdet's 0-1 AP to %)."""
+    key: Tuple[str, ...]
+    label: str
+    paper: Optional[str] = None
+    scale: float = 1.0
+
+
+class Benchmark(NamedTuple):
+    """One row group of the table: ``name`` on the command line, ``task``
+    in the table, ``dataset`` of ``--data-root``; ``models``, encoder size
+    -> metafile model name (none: kNN); ``metrics``; ``roots``, the config
+    entries set to a path under the data root (key, relative path)."""
+    name: str
+    task: str
+    dataset: str
+    models: Dict[str, str]
+    metrics: Tuple[Metric, ...]
+    roots: Tuple[Tuple[str, str], ...] = ()
+
+
+_LOADERS = tuple((f'{k}_dataloader.dataset.data_root', '')
+                 for k in ('train', 'val', 'test'))
+_TOP1 = Metric(('accuracy/top1', ), 'top-1 (%)', 'Top 1 Accuracy')
+_COCO_ANN = 'annotations/instances_val2017.json'
+_ADE = 'upernet_vit-{}-p16_hpm-800e-pre_8xb2-amp-160k_ade20k-512x512'
+BENCHMARKS: Tuple[Benchmark, ...] = (
+    Benchmark('finetune', 'ImageNet-1k fine-tuning', 'imagenet',
+              dict(b='vit-base-p16_hpm-800e-pre_8xb48-coslr-100e_in1k',
+                   l='vit-large-p16_hpm-800e-pre_8xb64-coslr-50e_in1k'),
+              (_TOP1, ), _LOADERS),
+    Benchmark('linear', 'ImageNet-1k linear probe', 'imagenet',
+              dict(b='vit-base-p16_hpm-800e-pre_8xb256-linear-coslr-100e_'
+                   'in1k'), (_TOP1, ), _LOADERS),
+    Benchmark('knn', 'ImageNet-1k kNN (k=20)', 'imagenet', {},
+              (Metric(('results', '20', 'top1'), 'top-1 (%)'), )),
+    Benchmark('coco', 'COCO Mask R-CNN', 'coco',
+              {a: f'mask-rcnn_vit-{n}-p16_hpm-800e-pre_8xb8-lsj-100e_coco'
+               for a, n in (('b', 'base'), ('l', 'large'))},
+              (Metric(('coco/bbox_mAP', ), 'AP box', 'box AP', 100.0),
+               Metric(('coco/segm_mAP', ), 'AP mask', 'mask AP', 100.0)),
+              (('train_dataloader.dataset.dataset.data_root', ''),
+               *_LOADERS[1:], ('val_evaluator.ann_file', _COCO_ANN),
+               ('test_evaluator.ann_file', _COCO_ANN))),
+    Benchmark('ade20k', 'ADE20K UperNet', 'ade20k',
+              dict(b=_ADE.format('base'), l=_ADE.format('large')),
+              (Metric(('mIoU', ), 'mIoU (%)', 'mIoU'), ), _LOADERS),
+)
+NAMES = tuple(b.name for b in BENCHMARKS)  # in the order they run
+DATASETS = tuple(dict.fromkeys(b.dataset for b in BENCHMARKS))
+#: The encoder sizes of the configs: mmpretrain arch -> name, (width, depth).
+ARCHS = dict(b=('ViT-B', (768, 12)), l=('ViT-L', (1024, 24)))
+#: The folder holding ``configs/`` and ``tools/``: the commands' cwd.
+ROOT = osp.dirname(osp.realpath(osp.join(MIM_ROOT, 'tools')))
+#: Columns of ``results.md``, with the row keys they show.
+COLUMNS = (('Benchmark', 'benchmark'), ('Task', 'task'),
+           ('Metric', 'metric'), ('Ours', 'value'), ('Paper', 'paper'),
+           ('Config', 'config'), ('Checkpoint', 'checkpoint'),
+           ('Wall time', 'wall_s'), ('Status', 'status'))
+Failure = Optional[Tuple[str, Optional[str]]]  # a row's status, log
 
 
 class SuiteError(ValueError):
     """A bad input of the suite (one line, naming the option or file)."""
 
 
-@dataclass
-class SuiteOptions:
-    """What to run, where, and how.
-
-    Attributes:
-        checkpoint (str): Pre-training checkpoint (hpm_mm or released).
-        work_dir (str): Where every stage writes.
-        launcher (Launcher): How processes are started.
-        benchmarks (Sequence[str]): Names of :data:`~.stages.NAMES`, or
-            ``['all']``.
-        source (str): 'student' or 'teacher' encoder.
-        arch (str, optional): 'b' or 'l'; detected when None.
-        data_roots (dict[str, str]): Dataset (imagenet, coco, ade20k) ->
-            root; the configs' defaults for the others.
-        cfg_options (dict[str, list[str]]): Benchmark -> ``KEY=VALUE``
-            overrides for its train and test tools.
-        extra_args (dict[str, list[str]]): Benchmark -> arguments for its
-            train tool (the kNN tool for ``knn``).
-        dry_run (bool): Print the commands, change nothing.
-    """
-    checkpoint: str
-    work_dir: str
-    launcher: Launcher = field(default_factory=Launcher)
-    benchmarks: Sequence[str] = ('all', )
-    source: str = 'student'
-    arch: Optional[str] = None
-    data_roots: Dict[str, str] = field(default_factory=dict)
-    cfg_options: Dict[str, List[str]] = field(default_factory=dict)
-    extra_args: Dict[str, List[str]] = field(default_factory=dict)
-    dry_run: bool = False
+def detect_arch(checkpoint: str, source: str) -> str:
+    """The key of :data:`ARCHS` that the checkpoint's ``source`` encoder
+    ('student' or 'teacher') is; only the shapes are read (a zip file is
+    memory-mapped). :class:`SuiteError` for any other size."""
+    ckpt = read_checkpoint(checkpoint, mmap=zipfile.is_zipfile(checkpoint))
+    shape = infer_vit_arch(extract_encoder(ckpt, source).state)
+    size = (shape['embed_dims'], shape['num_layers'])
+    for arch, (_, known) in ARCHS.items():
+        if size == known:
+            return arch
+    known = ', '.join(f'{c} x {d}' for _, (c, d) in ARCHS.values())
+    raise SuiteError(
+        f'{checkpoint}: the {source} encoder is a ViT of width {size[0]} and '
+        f'{size[1]} blocks, neither ViT-B nor ViT-L ({known}); pick the '
+        'configs with --arch and fit the model with --cfg-options')
 
 
-# ----------------------------------------------------- option parsing --
-def parse_data_roots(items: Sequence[str]) -> Dict[str, str]:
-    """``['imagenet=PATH', ...]`` -> ``{'imagenet': PATH}``."""
-    out = {}
-    for item in items or []:
-        name, sep, path = item.partition('=')
-        if not sep or not path:
-            raise SuiteError(f'--data-root {item!r}: expected DATASET=PATH')
-        if name not in DATASETS:
-            raise SuiteError(f'--data-root {item!r}: unknown dataset '
-                             f'{name!r}; choose from {", ".join(DATASETS)}')
-        out[name] = path
-    return out
+def _ended(log: str) -> Optional[float]:
+    """The seconds of the log's last attempt if it exited 0, else None."""
+    text = Path(log).read_text(errors='replace') if osp.isfile(log) else ''
+    marks = [ln.split() for ln in text.splitlines() if ln.startswith('=== ')]
+    ok = marks and marks[-1][:3] == ['===', 'exit', '0']
+    return float(marks[-1][4]) if ok else None
 
 
-def _benchmarks_of(spec: str, what: str) -> List[str]:
-    names = spec.split(',')
-    for name in names:
-        if name not in NAMES:
-            raise SuiteError(f'{what}: unknown benchmark {name!r}; choose '
-                             f'from {", ".join(NAMES)}')
-    return names
-
-
-def parse_cfg_options(items: Sequence[str]) -> Dict[str, List[str]]:
-    """``[BENCH[,BENCH]:]KEY=VALUE`` items -> benchmark -> overrides.
-
-    Without a benchmark the override goes to every config benchmark
-    (fine-tune, linear, coco, ade20k).
-    """
-    out: Dict[str, List[str]] = {}
-    for item in items or []:
-        head, sep, rest = item.partition(':')
-        if sep and '=' not in head:
-            names = _benchmarks_of(head, f'--cfg-options {item!r}')
-            option = rest
-        else:
-            names = [b for b in NAMES if get_benchmark(b).uses_config]
-            option = item
-        key, eq, _ = option.partition('=')
-        if not eq or not key:
-            raise SuiteError(f'--cfg-options {item!r}: expected '
-                             '[BENCHMARK:]KEY=VALUE')
-        for name in names:
-            if not get_benchmark(name).uses_config:
-                raise SuiteError(f'--cfg-options {item!r}: {name} has no '
-                                 'config (give its tool options with '
-                                 '--extra-args)')
-            out.setdefault(name, []).append(option)
-    return out
-
-
-def parse_extra_args(items: Sequence[str]) -> Dict[str, List[str]]:
-    """``['BENCH[,BENCH]=ARGS', ...]`` (ARGS split like a shell) ->
-    benchmark -> arguments."""
-    out: Dict[str, List[str]] = {}
-    for item in items or []:
-        head, sep, args = item.partition('=')
-        if not sep:
-            raise SuiteError(f'--extra-args {item!r}: expected '
-                             'BENCHMARK=ARGS')
-        for name in _benchmarks_of(head, f'--extra-args {item!r}'):
-            out.setdefault(name, []).extend(shlex.split(args))
-    return out
-
-
-# -------------------------------------------------------------- state --
-def read_state(stage_dir: str) -> dict:
-    """A stage's recorded state (empty when it never ran)."""
-    path = osp.join(stage_dir, STATE_FILE)
-    if not osp.isfile(path):
-        return {}
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except ValueError:
-        return {}  # cut short: the stage runs again (it resumes)
-
-
-def write_state(stage_dir: str, state: dict) -> None:
-    """Record a stage's state (atomically)."""
-    write_text(osp.join(stage_dir, STATE_FILE),
-                 json.dumps(state, indent=2) + '\n')
-
-
-def _file_id(path: str) -> dict:
-    st = os.stat(path)
-    return dict(path=osp.abspath(path), size=st.st_size,
-                mtime=int(st.st_mtime))
-
-
-def last_checkpoint(work_dir: str) -> Optional[str]:
+def _checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint mmengine's ``CheckpointHook`` recorded last."""
-    record = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(record):
-        return None
-    with open(record) as f:
-        path = f.read().strip()
+    record = Path(work_dir, 'last_checkpoint')
+    path = record.read_text().strip() if record.is_file() else ''
     return path if path and osp.isfile(path) else None
 
 
-# -------------------------------------------------------------- suite --
-def _print_now(line: str) -> None:
-    print(line, flush=True)
+def _by_name(items: Sequence[str], option: str, sep: str,
+             names: Sequence[str], what: str) -> Dict[str, List[str]]:
+    """``NAME[,NAME]<sep>VALUE`` items -> name -> values; with ``sep`` ':'
+    (``--cfg-options``) a value is a ``KEY=VALUE`` and names are optional
+    (none: every config benchmark)."""
+    out: Dict[str, List[str]] = {}
+    for item in items:
+        head, found, value = item.partition(sep)
+        if sep == ':' and (not found or '=' in head):
+            head, value = ','.join(b.name for b in BENCHMARKS
+                                   if b.models), item
+        key, eq, _ = value.partition('=')
+        if not value or sep == ':' and not (key and eq):
+            raise SuiteError(f'{option} {item!r}: expected {what.upper()}'
+                             f'{sep}{"KEY=VALUE" if sep == ":" else "VALUE"}')
+        for name in head.split(','):
+            if name not in names:
+                raise SuiteError(f'{option} {item!r}: unknown {what} '
+                                 f'{name!r}; choose from {", ".join(names)}')
+            out.setdefault(name, []).append(value)
+    return out
 
 
 class Suite:
-    """Plans and runs the stages; see the module docstring.
+    """The benchmarks of one checkpoint, run in order (module docstring).
 
     Args:
-        opts (SuiteOptions): What to run.
-        echo (callable): Where progress lines go. The default prints and
-            flushes each line, so that a log redirected to a file shows
-            what ran even when the job is killed.
+        args (Namespace): The options of ``tools/run_benchmarks.py``.
+        echo (callable): Where progress lines go; the default prints and
+            flushes each (a killed job's redirected log shows what ran).
+
+    Raises:
+        SuiteError: A bad input, before anything runs.
     """
 
-    def __init__(self, opts: SuiteOptions,
-                 echo: Callable[[str], None] = _print_now) -> None:
-        self.opts = opts
-        self.echo = echo
-        self.work_dir = osp.abspath(opts.work_dir)
-        self.root = repo_root()
-        self.rows: List[dict] = []
-        self.failed: List[str] = []
-        self.notes: List[str] = []
-
-    # ------------------------------------------------------------ run --
-    def run(self) -> int:
-        """Run every stage; 0 when all succeeded, 1 otherwise.
-
-        Raises:
-            SuiteError: A bad input, before anything runs.
-        """
-        opts = self.opts
-        if not osp.isfile(opts.checkpoint):
-            raise SuiteError(f'checkpoint not found: {opts.checkpoint}')
-        if opts.source not in ('student', 'teacher'):
-            raise SuiteError(f"--source must be 'student' or 'teacher', got "
-                             f'{opts.source!r}')
-        if opts.arch is None:
-            try:
-                arch = detect_arch(opts.checkpoint, opts.source)
-            except CheckpointError as err:
-                raise SuiteError(str(err)) from None
-        elif opts.arch in ARCHS:
-            arch = opts.arch
-        else:
-            raise SuiteError(f'--arch must be one of {", ".join(ARCHS)}, got '
-                             f'{opts.arch!r}')
+    def __init__(self, args: Namespace,
+                 echo: Callable = partial(print, flush=True)) -> None:
+        self.args, self.echo = args, echo
+        if args.launcher == 'slurm' and not args.partition:
+            raise SuiteError('--launcher slurm needs --partition')
+        if args.gpus < 1 or args.launcher == 'none' and args.gpus != 1:
+            raise SuiteError(f'--gpus {args.gpus}: 1 with --launcher none, '
+                             'at least 1 with pytorch or slurm')
+        self.data_roots = {k: osp.abspath(v[-1]) for k, v in _by_name(
+            args.data_root, '--data-root', '=', DATASETS, 'dataset').items()}
+        self.cfg_options = _by_name(args.cfg_options, '--cfg-options', ':',
+                                    NAMES, 'benchmark')
+        if 'knn' in self.cfg_options:
+            raise SuiteError('--cfg-options: knn has no config (give its '
+                             'tool options with --extra-args)')
+        self.extra_args = {k: shlex.split(' '.join(v)) for k, v in _by_name(
+            args.extra_args, '--extra-args', '=', NAMES, 'benchmark').items()}
+        if not osp.isfile(args.checkpoint):
+            raise SuiteError(f'checkpoint not found: {args.checkpoint}')
         try:
-            benches, self.notes = select(opts.benchmarks, arch)
-            models = metafile_models()
-        except ValueError as err:
+            self.arch = args.arch or detect_arch(args.checkpoint, args.source)
+        except CheckpointError as err:
             raise SuiteError(str(err)) from None
-        self.arch = arch
-        names = ['convert'] + [b.name for b in benches]
-        how = 'read off the weights' if opts.arch is None else '--arch'
-        self.echo(f'[suite] {opts.checkpoint} ({opts.source} encoder, '
-                  f'{ARCH_NAMES[arch]} configs: {how}): '
-                  f'{" -> ".join(names)} in {self.work_dir}'
-                  f'{" (dry run: nothing runs)" if opts.dry_run else ""}')
+        every = list(args.benchmarks) == ['all']
+        for name in args.benchmarks:
+            if name not in NAMES and not every:
+                raise SuiteError(f'unknown benchmark {name!r}; choose from '
+                                 f'{", ".join(NAMES)}')
+        benches = [b for b in BENCHMARKS if every or b.name in args.benchmarks]
+        self.notes = [
+            f'{b.name}: no {ARCHS[self.arch][0]} config (the paper reports '
+            f'this benchmark for {", ".join(ARCHS[a][0] for a in b.models)} '
+            'only)' for b in benches if b.models and self.arch not in b.models]
+        if self.notes and not every:
+            raise SuiteError(self.notes[0])
+        self.benches = [b for b in benches if self.arch in b.models
+                        or not b.models]
+        self.names = ['convert'] + [b.name for b in self.benches]
+        self.models = {}  # every metafile entry of the model index, by name
+        for rel in mmengine.load(MODEL_INDEX).get('Import', []):
+            meta = mmengine.load(osp.join(osp.dirname(MODEL_INDEX), rel))
+            self.models.update({m['Name']: m for m in meta.get('Models', [])})
+        self.work_dir = osp.abspath(args.work_dir)
+        self.rows: List[dict] = []  # one per metric
+        self.failed: List[str] = []  # stage names
+
+    def run(self) -> int:
+        """Run the stages, write the table; 0 if all succeeded, else 1 (or
+        :class:`SuiteError`: the work dir is another checkpoint's)."""
+        args = self.args
+        self.echo(f'[suite] {args.checkpoint} ({args.source} encoder, '
+                  f'{ARCHS[self.arch][0]} configs: '
+                  f'{"--arch" if args.arch else "read off the weights"}): '
+                  f'{" -> ".join(self.names)} in {self.work_dir}'
+                  f'{" (dry run: nothing runs)" if args.dry_run else ""}')
         for note in self.notes:
             self.echo(f'[suite] left out: {note}')
-        encoder = self._convert(names)
-        for i, bench in enumerate(benches, start=2):
-            prefix = f'[{i}/{len(names)}] {bench.name}'
-            left = names[i:]
-            if encoder is None and not opts.dry_run:
-                self._rows(bench, models, status='not run (no encoder)')
-                self.echo(f'{prefix}: not run, the conversion failed')
-                continue
-            if bench.uses_config:
-                self._config_stage(bench, models, encoder, prefix, left)
+        encoder = self._convert()
+        for bench in self.benches:
+            stage = osp.join(self.work_dir, bench.name)
+            out = osp.join(stage, 'metrics.json' if bench.models else
+                           'knn.json')
+            failure: Failure = None
+            if osp.isfile(out):
+                self._say(bench.name, f'skipped, done ({out})')
+            elif encoder is None:
+                self._say(bench.name, 'not run, the conversion failed')
+                failure = ('not run (no encoder)', None)
+            elif bench.models:
+                failure = self._train_test(bench, stage, out, encoder)
             else:
-                self._knn_stage(bench, encoder, prefix, left)
-        if opts.dry_run:
+                root = self.data_roots.get('imagenet', 'data/imagenet')
+                failure = self._step('knn', 'knn', 'kNN of the frozen encoder',
+                                     [encoder, '--data-root',
+                                      osp.abspath(root), '--out', out,
+                                      *self.extra_args.get('knn', [])], out)
+            if not args.dry_run:
+                self._rows(bench, stage, out, encoder,
+                           *(failure or ('done', None)))
+        if args.dry_run:
             return 0
-        paths = write_results(self.work_dir, dict(
-            checkpoint=osp.abspath(opts.checkpoint), source=opts.source,
-            arch=arch, arch_name=ARCH_NAMES[arch], work_dir=self.work_dir,
-            rows=self.rows, notes=self.notes))
-        with open(paths['md']) as f:
-            for line in f:
-                if line.startswith('|'):
-                    self.echo(line.rstrip('\n'))
-        self.echo(f'[suite] results: {paths["md"]}, {paths["json"]}, '
-                  f'{paths["png"]}')
+        self._write_results()
         if self.failed:
             self.echo(f'[suite] failed: {", ".join(self.failed)}')
-            return 1
-        return 0
+        return int(bool(self.failed))
 
-    # -------------------------------------------------------- helpers --
-    def _stage_dir(self, name: str) -> str:
-        return osp.join(self.work_dir, name)
-
-    def _launch(self, cmd: Command, log: str) -> Tuple[int, float]:
-        """Run ``cmd`` from the repository root, appending to ``log``."""
-        os.makedirs(osp.dirname(log), exist_ok=True)
-        env = dict(os.environ, **cmd.env)
-        start = time.time()
-        with open(log, 'a') as f:
-            f.write(f'=== hpm_mm benchmark suite, {time.ctime()}: '
-                    f'{cmd.shell()}\n')
-            f.flush()
-            rc = subprocess.call(cmd.argv, cwd=self.root, env=env, stdout=f,
-                                 stderr=subprocess.STDOUT)
-        return rc, time.time() - start
-
-    def _show(self, prefix: str, what: str, cmd: Command,
-              left: Sequence[str]) -> None:
-        rest = ', '.join(left) or 'nothing'
-        self.echo(f'{prefix}: {what}; left after it: {rest}')
-        self.echo(f'    {cmd.shell()}')
-
-    def _fail(self, prefix: str, name: str, what: str, rc: int,
-              log: str) -> None:
-        tail = ''
-        if osp.isfile(log):
-            with open(log, errors='replace') as f:
-                lines = [line.strip() for line in f if line.strip()]
-            tail = f': {lines[-1]}' if lines else ''
-        self.echo(f'{prefix}: FAILED ({what} exit {rc}); log: {log}{tail}')
-        self.failed.append(name)
-
-    # -------------------------------------------------------- convert --
-    def _convert(self, names: Sequence[str]) -> Optional[str]:
-        """Stage 1: the encoder in ``backbone.*`` mmpretrain names."""
-        opts = self.opts
-        stage = self._stage_dir('convert')
-        dst = osp.join(stage, 'encoder.pth')
-        prefix = f'[1/{len(names)}] convert'
-        src_id = dict(_file_id(opts.checkpoint), source=opts.source)
-        state = read_state(stage)
-        if state.get('status') == 'done' and osp.isfile(dst):
-            if state.get('input') != src_id:
+    def _convert(self) -> Optional[str]:
+        """The encoder in ``backbone.*`` mmpretrain names (None: failed)."""
+        args = self.args
+        dst = osp.join(self.work_dir, 'convert', 'encoder.pth')
+        record = osp.join(self.work_dir, 'convert', 'input.json')
+        st = os.stat(args.checkpoint)
+        src = dict(path=osp.abspath(args.checkpoint), size=st.st_size,
+                   mtime=int(st.st_mtime), source=args.source)
+        if osp.isfile(dst) and osp.isfile(record):
+            done = json.loads(Path(record).read_text())
+            if done != src:
                 raise SuiteError(
                     f'{self.work_dir} holds the benchmarks of another '
-                    f'checkpoint ({state.get("input", {}).get("path")}, '
-                    f'{state.get("input", {}).get("source")}); give this one '
-                    'its own --work-dir')
-            self.echo(f'{prefix}: skipped, done ({dst})')
+                    f'checkpoint ({done["path"]}, {done["source"]}); give '
+                    'this one its own --work-dir')
+            self._say('convert', f'skipped, done ({dst})')
             return dst
-        cmd = opts.launcher.convert(osp.abspath(opts.checkpoint), dst,
-                                    opts.source)
-        self._show(prefix, f'{opts.source} encoder -> {dst}', cmd, names[1:])
-        if opts.dry_run:
-            return dst
-        log = osp.join(stage, 'convert.log')
-        write_state(stage, dict(status='running', input=src_id,
-                                command=cmd.shell(), log=log))
-        rc, wall = self._launch(cmd, log)
-        if rc != 0 or not osp.isfile(dst):
-            write_state(stage, dict(status='failed', input=src_id,
-                                    command=cmd.shell(), log=log, rc=rc))
-            self._fail(prefix, 'convert', 'convert', rc, log)
+        if self._step('convert', 'convert', f'{args.source} encoder -> {dst}',
+                      [src['path'], dst, '--to', 'mmpretrain', '--source',
+                       args.source], dst):
             return None
-        write_state(stage, dict(status='done', input=src_id,
-                                command=cmd.shell(), log=log, wall_s=wall,
-                                encoder=dst))
+        if not args.dry_run:
+            write_text(record, json.dumps(src) + '\n')
         return dst
 
-    # ----------------------------------------------- config benchmarks --
-    def _wiring(self, bench: Benchmark, encoder: str) -> List[str]:
-        """``KEY=VALUE`` options that point a config at the encoder and
-        the data roots."""
-        out = [f'model.backbone.init_cfg.checkpoint={encoder}']
-        root = self.opts.data_roots.get(bench.dataset)
-        if root is not None:
-            root = osp.abspath(root)
-            out += [f'{key}={root}' for key in bench.data_root_keys]
-            out += [f'{key}={osp.join(root, rel)}'
-                    for key, rel in bench.ann_file_keys]
-        return out + self.opts.cfg_options.get(bench.name, [])
+    def _train_test(self, bench: Benchmark, stage: str, metrics: str,
+                    encoder: str) -> Failure:
+        """Train (unless the last training exited 0), then test."""
+        config = self.models[bench.models[self.arch]]['Config']
+        root = self.data_roots.get(bench.dataset)
+        options = ['--cfg-options', 'model.backbone.init_cfg.checkpoint=' +
+                   encoder] + [f'{key}={osp.normpath(osp.join(root, rel))}'
+                               for key, rel in bench.roots if root
+                               ] + self.cfg_options.get(bench.name, [])
+        record = osp.join(stage, 'last_checkpoint')
+        ckpt = _checkpoint(stage)
+        if _ended(osp.join(stage, 'train.log')) is None:
+            resume = bool(glob.glob(osp.join(stage, '*.pth')))
+            what = ('train, resuming from the newest checkpoint in '
+                    f'{stage}' if resume else 'train')
+            failure = self._step(bench.name, 'train', f'{what} ({config})', [
+                config, '--work-dir', stage, *['--resume'] * resume,
+                *self.extra_args.get(bench.name, []), *options], record)
+            if failure:
+                return failure
+            ckpt = None if self.args.dry_run else _checkpoint(stage)
+        what = (f'test {osp.basename(ckpt)}'
+                if ckpt else 'test the checkpoint training leaves')
+        return self._step(bench.name, 'test', what, [
+            config, ckpt or f'"$(cat {record})"', '--work-dir',
+            osp.join(stage, 'test'), '--out', metrics, '--out-item',
+            'metrics', *options], metrics)
 
-    def _config_stage(self, bench: Benchmark, models: Dict[str, dict],
-                      encoder: str, prefix: str, left: Sequence[str]) -> None:
-        opts = self.opts
-        stage = self._stage_dir(bench.name)
-        config = config_of(bench, self.arch, models)
-        metrics_file = osp.join(stage, 'metrics.json')
-        options = self._wiring(bench, encoder)
-        state = read_state(stage)
-        ckpt = state.get('checkpoint')
-        trained = state.get('status') in ('trained', 'done') and bool(
-            ckpt) and osp.isfile(ckpt)
-        if trained and state['status'] == 'done' and osp.isfile(
-                metrics_file):
-            self.echo(f'{prefix}: skipped, done ({ckpt}, {metrics_file})')
-            self._rows(bench, models, state=state)
-            return
-        if not trained:
-            resume = bool(resume_candidates(stage)) if osp.isdir(
-                stage) else False
-            cmd = opts.launcher.train(config, stage, resume,
-                                      opts.extra_args.get(bench.name, []),
-                                      options, bench.name)
-            what = (f'train, resuming from the newest checkpoint in {stage}'
-                    if resume else 'train')
-            self._show(prefix, f'{what} ({config})', cmd,
-                       ['test'] + list(left))
-            if opts.dry_run:
-                ckpt = _LAST.format(osp.join(stage, 'last_checkpoint'))
-            else:
-                log = osp.join(stage, 'train.log')
-                state = dict(status='running', config=config,
-                             train=dict(command=cmd.shell(), log=log))
-                write_state(stage, state)
-                rc, wall = self._launch(cmd, log)
-                ckpt = last_checkpoint(stage) if rc == 0 else None
-                if ckpt is None:
-                    state.update(status='failed', rc=rc)
-                    write_state(stage, state)
-                    self._fail(prefix, bench.name, 'train', rc, log)
-                    self._rows(bench, models, state=state,
-                               status='failed (train)', log=log)
-                    return
-                state['train'].update(wall_s=wall)
-                state.update(status='trained', checkpoint=ckpt)
-                write_state(stage, state)
-        cmd = opts.launcher.test(config, ckpt, osp.join(stage, 'test'),
-                                 metrics_file, options, bench.name)
-        what = ('test the checkpoint training leaves' if opts.dry_run
-                and not trained else f'test {osp.basename(ckpt)}')
-        self._show(prefix, what, cmd, left)
-        if opts.dry_run:
-            return
-        log = osp.join(stage, 'test.log')
-        if osp.exists(metrics_file):
-            os.remove(metrics_file)  # only this test's metrics count
-        rc, wall = self._launch(cmd, log)
-        state['test'] = dict(command=cmd.shell(), log=log, wall_s=wall)
-        if rc != 0 or not osp.isfile(metrics_file):
-            state.update(status='failed (test)', rc=rc)
-            write_state(stage, state)
-            self._fail(prefix, bench.name, 'test', rc, log)
-            self._rows(bench, models, state=state, status='failed (test)',
-                       log=log)
-            return
-        state.update(status='done', metrics_file=metrics_file)
-        write_state(stage, state)
-        self._rows(bench, models, state=state)
+    def _command(self, name: str, tool: str, args: List[str]) -> List[str]:
+        """``tools/<tool>`` (convert, train, test, knn) with ``args``
+        (positional ones first) in one process (the conversion always), by
+        torchrun (``tools/dist_*.sh``) or srun (``tools/slurm_*.sh``)."""
+        opts = self.args
+        if opts.launcher == 'none' or tool == 'convert':
+            script = dict(knn='knn_eval', convert='convert_checkpoint')
+            return [sys.executable, f'tools/{script.get(tool, tool)}.py',
+                    *args]
+        n = 2 if tool == 'test' else 1  # positional arguments
+        if opts.launcher == 'pytorch':
+            return [f'tools/dist_{tool}.sh', *args[:n], str(opts.gpus),
+                    *args[n:]]
+        per_node = os.environ.get('GPUS_PER_NODE') or str(min(opts.gpus, 8))
+        return ['env', f'GPUS={opts.gpus}', f'GPUS_PER_NODE={per_node}',
+                f'tools/slurm_{tool}.sh', opts.partition, f'{opts.job_name}-'
+                f'{name}{"-test" * (tool == "test")}', *args]
 
-    # ------------------------------------------------------------ kNN --
-    def _knn_stage(self, bench: Benchmark, encoder: str, prefix: str,
-                   left: Sequence[str]) -> None:
-        opts = self.opts
-        stage = self._stage_dir(bench.name)
-        out = osp.join(stage, 'knn.json')
-        state = read_state(stage)
-        if state.get('status') == 'done' and osp.isfile(out):
-            self.echo(f'{prefix}: skipped, done ({out})')
-            self._rows(bench, {}, state=state)
-            return
-        root = osp.abspath(opts.data_roots.get('imagenet', DEFAULT_IMAGENET))
-        cmd = opts.launcher.knn(encoder, root, out,
-                                opts.extra_args.get(bench.name, []),
-                                bench.name)
-        self._show(prefix, 'kNN of the frozen encoder', cmd, left)
-        if opts.dry_run:
-            return
-        log = osp.join(stage, 'knn.log')
-        if osp.exists(out):
-            os.remove(out)
-        state = dict(status='running', config='tools/knn_eval.py',
-                     checkpoint=encoder,
-                     test=dict(command=cmd.shell(), log=log))
-        write_state(stage, state)
-        rc, wall = self._launch(cmd, log)
-        state['test'].update(wall_s=wall)
-        if rc != 0 or not osp.isfile(out):
-            state.update(status='failed', rc=rc)
-            write_state(stage, state)
-            self._fail(prefix, bench.name, 'knn', rc, log)
-            self._rows(bench, {}, state=state, status='failed', log=log)
-            return
-        state.update(status='done', metrics_file=out)
-        write_state(stage, state)
-        self._rows(bench, {}, state=state)
+    def _say(self, name: str, text: str) -> None:
+        """Print ``[i/n] name: text``, ``i`` the stage's place in the run."""
+        self.echo(f'[{self.names.index(name) + 1}/{len(self.names)}] '
+                  f'{name}: {text}')
 
-    # ----------------------------------------------------------- rows --
-    def _rows(self, bench: Benchmark, models: Dict[str, dict],
-              state: Optional[dict] = None, status: str = 'done',
-              log: Optional[str] = None) -> None:
+    def _step(self, name: str, tool: str, what: str, args: List[str],
+              output: str) -> Failure:
+        """Print the command of ``tool`` and (unless a dry run) run it from
+        the repository root, its output added to ``W/<name>/<tool>.log``; a
+        failure (status, log) if it exited non-zero or left no ``output``.
+        """
+        cmd = self._command(name, tool, args)
+        left = self.names[self.names.index(name) + 1:]
+        left = ['test'] + left if tool == 'train' else left
+        # a "$(...)" is the dry run's stand-in for the checkpoint to come
+        line = ' '.join(a if a.startswith('"$(') else shlex.quote(a)
+                        for a in cmd)
+        self._say(name, f'{what}; left after it: '
+                  f'{", ".join(left) or "nothing"}\n    {line}')
+        if self.args.dry_run:
+            return None
+        log = osp.join(self.work_dir, name, f'{tool}.log')
+        os.makedirs(osp.dirname(log), exist_ok=True)
+        start = time.time()
+        with open(log, 'a') as f:
+            f.write(f'=== hpm_mm benchmark suite, {time.ctime()}: {line}\n')
+            f.flush()
+            rc = subprocess.call(cmd, cwd=ROOT, stdout=f,
+                                 stderr=subprocess.STDOUT)
+            f.write(f'=== exit {rc} after {time.time() - start:.1f} s\n')
+        if rc == 0 and osp.isfile(output):
+            return None
+        lines = Path(log).read_text(errors='replace').splitlines()
+        said = [ln.strip() for ln in lines if ln.strip() and ln[:4] != '=== ']
+        self._say(name, f'FAILED ({tool} exit {rc}); log: {log}'
+                  f'{": " + said[-1] if said else ""}')
+        self.failed.append(name)
+        return 'failed' if tool == name else f'failed ({tool})', log
+
+    def _rows(self, bench: Benchmark, stage: str, out: str,
+              encoder: Optional[str], status: str,
+              log: Optional[str]) -> None:
         """One table row per metric of ``bench``, read from its files."""
-        state = state or {}
-        name = bench.models.get(self.arch)
-        entry = models.get(name, {}) if name else {}
-        wall = sum(state.get(part, {}).get('wall_s', 0.0)
-                   for part in ('train', 'test')) or None
-        file = state.get('metrics_file') if status == 'done' else None
+        entry = self.models.get(bench.models.get(self.arch), {})
+        wall = sum(_ended(osp.join(stage, f'{tool}.log')) or 0.0
+                   for tool in ('train', 'test', 'knn')) or None
         for metric in bench.metrics:
             value = None
-            if file is not None:
-                try:
-                    value = read_metric(file, metric.key)
-                except ResultFileError as err:
-                    if bench.name not in self.failed:
-                        self.failed.append(bench.name)
-                    self.echo(f'[suite] {bench.name}: {err}')
-                    status, log = 'failed (metrics)', file
+            try:
+                if status == 'done':
+                    with open(out) as f:
+                        value = metric.scale * float(reduce(
+                            lambda node, k: node[k], metric.key, json.load(f)))
+            except (OSError, ValueError, KeyError, TypeError):
+                self.echo(f'[suite] {bench.name}: {out} has no number at '
+                          f'{"/".join(metric.key)!r}')
+                self.failed.append(bench.name)
+                status, log = 'failed (metrics)', out
+            paper = [r['Metrics'][metric.paper]
+                     for r in entry.get('Results') or []
+                     if (r.get('Metrics') or {}).get(metric.paper)]
             self.rows.append(dict(
-                benchmark=bench.name,
-                task=bench.task,
-                metric=metric.label,
-                value=row_value(value, metric.scale),
-                paper=paper_value(entry, metric),
-                config=state.get('config') or (
-                    entry.get('Config') if entry else 'tools/knn_eval.py'),
-                checkpoint=state.get('checkpoint'),
-                wall_s=wall,
-                status=status,
-                file=file,
-                key='/'.join(metric.key),
-                scale=metric.scale,
-                log=log))
+                benchmark=bench.name, task=bench.task, metric=metric.label,
+                value=value, paper=float(paper[0]) if paper else None,
+                config=entry.get('Config', 'tools/knn_eval.py'),
+                checkpoint=_checkpoint(stage) if bench.models else encoder,
+                wall_s=wall, status=status,
+                file=out if status == 'done' else None,
+                key='/'.join(metric.key), scale=metric.scale, log=log))
+
+    def _write_results(self) -> None:
+        """Write ``results.json``, ``.md`` and ``.png``; print the table."""
+        args, rows, arch_name = self.args, self.rows, ARCHS[self.arch][0]
+        paths = [osp.join(self.work_dir, f'results.{e}')
+                 for e in ('md', 'json', 'png')]
+        write_text(paths[1], json.dumps(dict(
+            checkpoint=osp.abspath(args.checkpoint), source=args.source,
+            arch=self.arch, arch_name=arch_name, work_dir=self.work_dir,
+            rows=rows, notes=self.notes), indent=2) + '\n')
+        table = ['| ' + ' | '.join(c for c, _ in COLUMNS) + ' |',
+                 '|' + '---|' * len(COLUMNS)] + [
+                     '| ' + ' | '.join(_cell(k, r[k]) for _, k in COLUMNS) +
+                     ' |' for r in rows]
+        notes = [f'- {r["benchmark"]} {r["status"]}: see `{r["log"]}`'
+                 for r in rows if r['log']] + [f'- {n}' for n in self.notes]
+        write_text(paths[0], '\n'.join([
+            '# Benchmark results', '',
+            f'- checkpoint: `{osp.abspath(args.checkpoint)}` ({args.source}, '
+            f'{arch_name})', f'- work dir: `{self.work_dir}`',
+            '- paper: the numbers of the metafiles (`Results`); `-` where '
+            'the paper reports none', '', *table, *[''] * bool(notes),
+            *notes]) + '\n')
+        plot_results(rows, paths[2], f'{osp.basename(args.checkpoint)} '
+                     f'({args.source}, {arch_name})')
+        for line in table + [f'[suite] results: {", ".join(paths)}']:
+            self.echo(line)
+
+
+def _cell(key: str, value) -> str:
+    """A table cell: ``-`` for None, H:MM:SS for a wall time."""
+    if value is None:
+        return '-'
+    if key == 'wall_s':
+        s = int(round(value))
+        return f'{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}'
+    return f'{value:.2f}' if isinstance(value, float) else str(
+        value).replace('|', '\\|')
+
+
+def plot_results(rows: List[dict], path: str, title: str) -> None:
+    """``results.png``: ours beside the paper's for each of the ``rows``."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend
+    fig = Figure(figsize=(max(6.0, 1.6 * len(rows)), 4.0))
+    ax = fig.add_subplot(ylabel='%', title=title)
+    for shift, key, label in ((-0.19, 'value', 'ours'),
+                              (0.19, 'paper', 'paper')):
+        bars = ax.bar([i + shift for i in range(len(rows))],
+                      [r[key] or 0.0 for r in rows], 0.38, label=label)
+        ax.bar_label(bars, ['-' if r[key] is None else f'{r[key]:.1f}'
+                            for r in rows], fontsize=8)
+    ax.set_xticks(range(len(rows)),
+                  [f'{r["benchmark"]}\n{r["metric"]}' for r in rows],
+                  fontsize=8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
