@@ -43,7 +43,8 @@ def check_recipe(cfg: Config, path: str) -> None:
     for hook in ('NonFiniteLossHook', 'CheckpointKeysHook', 'RNGStateHook',
                  'CheckpointSafeGlobalsHook'):
         assert dict(type=hook) in cfg.custom_hooks
-    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    assert cfg.default_hooks.checkpoint.backend_args == dict(
+        backend='atomic_local')
     if cfg.model.type == 'HPM':
         assert dict(type='HPMTeacherHook') in cfg.custom_hooks
 

@@ -7,8 +7,8 @@ from typing import Iterator, List, Optional, Tuple, Type
 from mmengine.config import DictAction
 
 from ..converters import CheckpointError
-from ..engine.hooks import OutputWriteError
 from ..errors import ConfigError
+from ..fileio import OutputWriteError
 from .config_checks import DatasetError
 
 

@@ -13,7 +13,7 @@ from mmengine.config import Config
 
 from ..converters import CheckpointError, check_checkpoint
 from ..errors import ConfigError
-from ..engine.hooks import check_writable_dir
+from ..fileio import check_writable_dir
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 _IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',

@@ -1,10 +1,12 @@
+from ..fileio import AtomicLocalBackend, OutputWriteError, check_writable_dir
 from .distributed import close_distributed
-from .hooks import (AtomicCheckpointHook, CheckpointKeysHook,
-                    CheckpointSafeGlobalsHook, HPMTeacherHook,
-                    NonFiniteLossHook, OutputWriteError, RNGStateHook)
+from .hooks import (CheckpointKeysHook, CheckpointSafeGlobalsHook,
+                    HPMTeacherHook, NonFiniteLossHook, PreemptionHook,
+                    RNGStateHook)
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
+    'AtomicLocalBackend', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
     'HPMTeacherHook', 'NonFiniteLossHook', 'OutputWriteError',
-    'RNGStateHook', 'close_distributed'
+    'PreemptionHook', 'RNGStateHook', 'check_writable_dir',
+    'close_distributed'
 ]

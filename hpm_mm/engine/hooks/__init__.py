@@ -1,5 +1,3 @@
-from .atomic_checkpoint_hook import (AtomicCheckpointHook, OutputWriteError,
-                                     check_writable_dir)
 from .checkpoint_keys_hook import CheckpointKeysHook
 from .hpm_teacher_hook import HPMTeacherHook
 from .nonfinite_loss_hook import NonFiniteLossHook
@@ -8,8 +6,7 @@ from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
 from .safe_globals_hook import CheckpointSafeGlobalsHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
-    'HPMTeacherHook', 'NonFiniteLossHook', 'OutputWriteError',
-    'PREEMPTED_EXIT_CODE', 'PreemptionHook', 'RNGStateHook',
-    'check_writable_dir', 'get_rng_state', 'set_rng_state'
+    'CheckpointKeysHook', 'CheckpointSafeGlobalsHook', 'HPMTeacherHook',
+    'NonFiniteLossHook', 'PREEMPTED_EXIT_CODE', 'PreemptionHook',
+    'RNGStateHook', 'get_rng_state', 'set_rng_state'
 ]
