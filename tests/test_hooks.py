@@ -8,8 +8,8 @@ import torch
 
 from hpm_mm.converters import CheckpointError
 from hpm_mm.engine.hooks import (CheckpointKeysHook, HPMTeacherHook,
-                                 NonFiniteLossHook, RNGStateHook,
-                                 get_rng_state, set_rng_state)
+                                 NonFiniteLossHook, PreemptionHook,
+                                 RNGStateHook, get_rng_state, set_rng_state)
 
 from .conftest import build_tiny_hpm, set_progress
 
@@ -123,6 +123,16 @@ def test_non_finite_loss_hook_names_term_and_iteration(message_hub):
     assert str(err.value) == (
         'non-finite loss at iteration 7: loss_pred=nan, loss=inf; training '
         'stopped, the last checkpoint was saved before it')
+
+
+@pytest.mark.parametrize('kwargs,names', [
+    (dict(signals=('SIGTERM', 'SIGTERN')), "signal 'SIGTERN'"),
+    (dict(interval=0), 'interval'),
+])
+def test_preemption_hook_names_a_bad_argument(kwargs, names):
+    with pytest.raises(ValueError) as err:
+        PreemptionHook(**kwargs)
+    assert 'PreemptionHook' in str(err.value) and names in str(err.value)
 
 
 def test_rng_state_round_trip():

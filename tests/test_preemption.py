@@ -42,10 +42,15 @@ class SignalBeforeIter(Hook):
             os.kill(os.getpid(), self.signum)
 
 
-def _with_signal(base: str, path: str, **signal_at) -> str:
-    """A config: ``base`` plus SignalBeforeIter(**signal_at)."""
+def _with_signal(base: str, path: str, interval: int = 10,
+                 **signal_at) -> str:
+    """A config: ``base`` plus SignalBeforeIter(**signal_at), the ranks
+    agreeing every ``interval`` iterations."""
     cfg = Config.fromfile(base)
-    hooks = list(cfg.custom_hooks)
+    hooks = [
+        dict(h, interval=interval) if h['type'].endswith('PreemptionHook')
+        else h for h in cfg.custom_hooks
+    ]
     assert any(h['type'].endswith('PreemptionHook') for h in hooks)
     hooks.append(dict(type='mmpretrain.SignalBeforeIter', **signal_at))
     imports = list(cfg.custom_imports['imports']) + ['tests.test_preemption']
@@ -221,10 +226,10 @@ def test_signal_to_one_rank_stops_both_at_the_same_iteration(
     """Both ranks stop after iteration 3, and --resume goes on exactly
     (every rank's RNG states, the rest of the epoch on each rank)."""
     tiny, ref = two_processes
-    cfg = _with_signal(tiny, str(tmp_path / 'signal.py'), at=2,
-                       signum=int(signal.SIGUSR1), rank=1)
+    cfg = _with_signal(tiny, str(tmp_path / 'signal.py'), interval=3,
+                       at=2, signum=int(signal.SIGUSR1), rank=1)
     work = str(tmp_path / 'work')
-    ranks = _run_ranks(cfg, work)  # the ranks agree one iteration later
+    ranks = _run_ranks(cfg, work)  # the ranks agree after iteration 3
     for rc, out in ranks:  # both stopped (else one would wait for the other)
         assert rc == PREEMPTED_EXIT_CODE, out[-3000:]
     _check_preempted(ranks[0][1], work, signal.SIGUSR1, 3,

@@ -26,33 +26,41 @@ PREEMPTED_EXIT_CODE = 75
 class PreemptionHook(Hook):
     """On SIGTERM/SIGUSR1: checkpoint, log one line, exit with 75.
 
-    During ``runner.train()`` the handlers only note the signal. After each
-    iteration every rank starts an all-reduce (MAX) of its note on a CPU
-    group, without waiting, and reads it one iteration later: all ranks
-    stop after the same iteration (one process: the one the signal came
-    in), unless it is the last one of training. Then
-    ``runner.save_checkpoint`` writes ``preempted_iter_N.pth`` into the
-    ``CheckpointHook``'s ``out_dir`` with its ``backend_args``, recorded in
-    ``last_checkpoint``; the log says ``preempted (SIGTERM) at iter N:
-    saved PATH; resume with --resume``; the process exits with
+    During ``runner.train()`` the handlers only note the signal. One
+    process stops after the iteration the signal came in. With several,
+    every ``interval`` iterations the ranks all-reduce (MAX) their notes on
+    a CPU (gloo) group and all stop after that iteration if any had one.
+    A signal in the last iteration of training lets training end as usual.
+    To stop, ``runner.save_checkpoint`` writes ``preempted_iter_N.pth``
+    into the ``CheckpointHook``'s ``out_dir`` with its ``backend_args``,
+    recorded in ``last_checkpoint``; the log says ``preempted (SIGTERM) at
+    iter N: saved PATH; resume with --resume``; the process exits with
     :data:`PREEMPTED_EXIT_CODE`.
 
     Args:
         signals (Sequence[str]): The signals that stop training.
             Defaults to ('SIGTERM', 'SIGUSR1').
+        interval (int): Iterations between the ranks' agreements (the
+            delay before a multi-process run stops). Defaults to 10.
     """
 
     priority = 'LOWEST'  # after the logger and the CheckpointHook
 
-    def __init__(self, signals: Sequence[str] = ('SIGTERM', 'SIGUSR1')):
+    def __init__(self,
+                 signals: Sequence[str] = ('SIGTERM', 'SIGUSR1'),
+                 interval: int = 10):
         for name in signals:
             if not isinstance(getattr(signal, name, None), signal.Signals):
                 raise ValueError(f'PreemptionHook: unknown signal {name!r}')
+        if not isinstance(interval, int) or interval < 1:
+            raise ValueError(f'PreemptionHook: interval must be a positive '
+                             f'integer, got {interval!r}')
         self.signals = [getattr(signal, name) for name in signals]
+        self.interval = interval
         self._previous: dict = {}
 
     def before_train(self, runner) -> None:
-        self._received, self._work, self._group = 0, None, None
+        self._received, self._group = 0, None
         if get_world_size() > 1 and dist.get_backend() != 'gloo':
             self._group = dist.new_group(backend='gloo')
         if threading.current_thread() is threading.main_thread():
@@ -66,25 +74,20 @@ class PreemptionHook(Hook):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}
-        if self._work is not None:
-            self._work.wait()
 
-    def _agreed(self) -> int:
-        """The signal any rank had noted one iteration ago (0: none)."""
+    def _agreed(self, runner) -> int:
+        """The signal any rank has noted (0: none), the same on all."""
         if get_world_size() == 1:
             return self._received
-        agreed = 0
-        if self._work is not None:
-            self._work.wait()
-            agreed = int(self._flag)
-        self._flag = torch.tensor(self._received)
-        self._work = dist.all_reduce(self._flag, dist.ReduceOp.MAX,
-                                     group=self._group, async_op=True)
-        return agreed
+        if (runner.iter + 1) % self.interval:
+            return 0
+        flag = torch.tensor(self._received)
+        dist.all_reduce(flag, dist.ReduceOp.MAX, group=self._group)
+        return int(flag)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
-        signum = self._agreed()
+        signum = self._agreed(runner)
         if not signum or self.is_last_train_iter(runner):
             return
         for hook in runner.hooks:
@@ -104,7 +107,6 @@ class PreemptionHook(Hook):
         print_log(f'preempted ({signal.Signals(signum).name}) at iter {done}'
                   f': saved {path}; resume with --resume', logger='current')
         runner.call_hook('after_run')  # closes the visualizer, copies logs
-        if self._work is not None:  # the handlers stay: a launcher may
-            self._work.wait()  # signal the ranks that have not left yet
+        # The handlers stay: a launcher may signal the ranks still running.
         close_distributed()  # every rank waits for rank 0's checkpoint
         sys.exit(PREEMPTED_EXIT_CODE)
