@@ -56,19 +56,14 @@ def write_text(path: str, text: str) -> None:
 
 @register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's ``LocalBackend``, writing with :func:`write_atomically`.
+    """mmengine's ``LocalBackend`` writing with :func:`write_atomically`,
+    for ``CheckpointHook(backend_args=dict(backend='atomic_local'))``.
 
-    Name it in ``CheckpointHook(backend_args=dict(backend='atomic_local'))``:
-
-    - a crash, SIGKILL or full disk while saving leaves the earlier files
-      and no half-written one (the next write of a ``.pth`` file into the
-      folder removes the ``.*.pth.part-*`` files of killed processes);
-    - ``remove`` takes effect when the next ``put`` has completed, so
-      ``max_keep_ckpts`` (mmengine removes the oldest checkpoint before it
-      writes the new one) always keeps complete files;
-    - a write that fails raises :class:`OutputWriteError`, ``'cannot write
-      PATH: REASON (needs X MiB, Y MiB free in FOLDER); earlier files are
-      kept'``.
+    A ``put`` first removes the temporary files of killed writers of the
+    same extension, and raises :class:`OutputWriteError` (``'cannot write
+    PATH: REASON (needs X MiB, Y MiB free in FOLDER); ...'``) if it fails.
+    ``remove`` waits for the next complete ``put``: ``max_keep_ckpts``
+    removes the oldest checkpoint before it writes the new one.
     """
 
     pending_removals: list = []  # class-wide: each save makes a backend

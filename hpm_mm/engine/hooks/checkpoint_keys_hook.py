@@ -11,12 +11,9 @@ from ...converters import CheckpointError, check_fit
 class CheckpointKeysHook(Hook):
     """Check ``load_from``/``resume`` checkpoints against the model.
 
-    mmengine loads ``load_from`` with ``strict=False`` and skips tensors of
-    another shape with a warning, so a checkpoint of the wrong kind would
-    load nothing, or half, without a word. Unexpected keys are printed; a
-    checkpoint that misses any of the model's keys, or holds one with
-    another shape, raises :class:`~hpm_mm.converters.CheckpointError` in
-    one line (counts, first keys, likely cause).
+    mmengine loads ``load_from`` with ``strict=False``, skipping what does
+    not fit. Unexpected keys are logged; a missing key or one of another
+    shape raises :class:`~hpm_mm.converters.CheckpointError` (one line).
 
     Args:
         allow_missing (tuple[str]): fnmatch patterns of model keys that may

@@ -51,18 +51,15 @@ class _SkipFirst:
 
 @HOOKS.register_module()
 class RNGStateHook(Hook):
-    """Keep every rank's generator states in checkpoints; restore them on
-    resume, so that a resumed run draws the masks and (with
-    ``num_workers=0``) the augmentations of an uninterrupted one.
+    """Keep every rank's generator states in checkpoints and restore them
+    on resume: the run draws the masks and (``num_workers=0``) the
+    augmentations of an uninterrupted one.
 
-    The states of all ranks are gathered (one all-gather) at each epoch
-    end, before an iteration-based ``CheckpointHook`` saves, and by
-    :meth:`gather` (``PreemptionHook`` calls it before its own save). On
-    resume they are restored when the run goes on: an epoch-based run
-    continues a half-finished epoch after the batches it had (skipped
-    without loading them; with a batch sampler other than torch's
-    ``BatchSampler`` the epoch restarts, with a warning), an
-    iteration-based one after mmengine has replayed the trained batches.
+    The ranks' states are gathered at each epoch end, before an
+    iteration-based ``CheckpointHook`` saves, and by :meth:`gather`
+    (``PreemptionHook``'s save). A half-finished epoch goes on after the
+    batches it had (torch's ``BatchSampler``; else it restarts, with a
+    warning); an iteration-based run after mmengine's replay.
     """
 
     priority = 'VERY_HIGH'
