@@ -48,7 +48,8 @@ def check_recipe(cfg: Config, path: str) -> None:
     for hook in ('NonFiniteLossHook', 'CheckpointKeysHook', 'RNGStateHook',
                  'CheckpointSafeGlobalsHook'):
         assert dict(type=hook) in cfg.custom_hooks
-    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    assert cfg.default_hooks.checkpoint.backend_args == dict(
+        backend='atomic_local')
 
 
 def test_configs_found():

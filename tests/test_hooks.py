@@ -8,7 +8,8 @@ import torch
 
 from hpm_mm.converters import CheckpointError
 from hpm_mm.engine.hooks import (CheckpointKeysHook, NonFiniteLossHook,
-                                 RNGStateHook, get_rng_state, set_rng_state)
+                                 PreemptionHook, RNGStateHook, get_rng_state,
+                                 set_rng_state)
 
 
 class Wrapped(torch.nn.Module):
@@ -27,21 +28,34 @@ def register_wrapper():
     MODEL_WRAPPERS.module_dict.pop('Wrapped', None)
 
 
-def test_non_finite_loss_hook_names_term_and_iteration():
-    hook, runner = NonFiniteLossHook(), SimpleNamespace(iter=6)
+def test_non_finite_loss_hook_names_term_and_iteration(message_hub):
+    """It reads what RuntimeInfoHook logged (train/<key> in the hub)."""
+    hook = NonFiniteLossHook()
+    runner = SimpleNamespace(iter=6, message_hub=message_hub)
+
+    def step(**outputs):
+        for key, value in outputs.items():
+            message_hub.update_scalar(f'train/{key}', value)
+        hook.after_train_iter(runner, 0, outputs=outputs)
+
     hook.after_train_iter(runner, 0, outputs=None)
-    hook.after_train_iter(
-        runner, 0, outputs=dict(loss_rec=torch.tensor(1.), loss=2.0,
-                                rank_acc=float('nan')))  # not a loss term
+    step(loss_rec=torch.tensor(1.), loss=2.0, rank_acc=float('nan'))
     with pytest.raises(FloatingPointError) as err:
-        hook.after_train_iter(
-            runner, 0,
-            outputs=dict(rank_acc=0.5, loss_rec=torch.tensor(1.),
-                         loss_pred=torch.tensor(float('nan')),
-                         loss=float('inf')))
+        step(rank_acc=0.5, loss_rec=torch.tensor(1.),
+             loss_pred=torch.tensor(float('nan')), loss=float('inf'))
     assert str(err.value) == (
         'non-finite loss at iteration 7: loss_pred=nan, loss=inf; training '
         'stopped, the last checkpoint was saved before it')
+
+
+@pytest.mark.parametrize('kwargs,names', [
+    (dict(signals=('SIGTERM', 'SIGTERN')), "signal 'SIGTERN'"),
+    (dict(interval=0), 'interval'),
+])
+def test_preemption_hook_names_a_bad_argument(kwargs, names):
+    with pytest.raises(ValueError) as err:
+        PreemptionHook(**kwargs)
+    assert 'PreemptionHook' in str(err.value) and names in str(err.value)
 
 
 def test_rng_state_round_trip():
@@ -51,60 +65,45 @@ def test_rng_state_round_trip():
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == draws
 
 
-def test_rng_state_hook_saves_and_restores_on_resume_only():
-    hook = RNGStateHook()
-    ckpt = {}
-    hook.before_save_checkpoint(None, ckpt)
-    expected = torch.rand(3)
-    hook.after_load_checkpoint(SimpleNamespace(_resume=False), ckpt)
-    runner = SimpleNamespace(train_loop=SimpleNamespace(iter=0))
-    hook.before_train_epoch(runner)
-    assert not torch.equal(torch.rand(3), expected)  # not a resume
+def rng_runner(it: int) -> SimpleNamespace:
+    """A runner at iteration ``it`` whose loop is neither of mmengine's."""
+    return SimpleNamespace(
+        epoch=0, iter=it, train_loop=None,
+        train_dataloader=SimpleNamespace(batch_sampler=None))
 
-    hook.after_load_checkpoint(SimpleNamespace(_resume=True), ckpt)
-    hook.after_load_checkpoint(SimpleNamespace(_resume=True), {})
-    hook.before_train_epoch(runner)
+
+def test_rng_state_hook_saves_the_gathered_states_and_restores_on_resume():
+    hook, ckpt = RNGStateHook(), {}
+    hook.gather(rng_runner(3))
+    expected = torch.rand(3)
+    hook.before_save_checkpoint(rng_runner(4), ckpt)  # not where gathered
+    assert 'rng_state' not in ckpt
+    hook.before_save_checkpoint(rng_runner(3), ckpt)
+    assert len(ckpt['rng_state']) == 1  # one per rank
+
+    hook.after_load_checkpoint(None, ckpt)
+    hook.before_train(rng_runner(0))  # load_from: training starts at 0
+    assert not torch.equal(torch.rand(3), expected)
+    hook.after_load_checkpoint(None, ckpt)
+    hook.before_train(rng_runner(3))  # a resume
     assert torch.equal(torch.rand(3), expected)
-    torch.rand(3)
-    hook.before_train_epoch(runner)  # applied once only
+    hook.before_train(rng_runner(3))  # applied once only
     assert not torch.equal(torch.rand(3), expected)
 
 
-@pytest.mark.parametrize('skip', [1, 3])
-def test_rng_state_hook_restores_after_replayed_batches(skip):
-    """Iteration-based resume: the state applies after the skipped batches."""
-    hook, ckpt = RNGStateHook(), {}
-    hook.before_save_checkpoint(None, ckpt)
-    expected = torch.rand(1).item()
-    hook.after_load_checkpoint(SimpleNamespace(_resume=True), ckpt)
-
-    batches = iter(range(5))
-    loop = SimpleNamespace(iter=skip, dataloader_iterator=batches)
-    hook.before_train_epoch(SimpleNamespace(train_loop=loop))
-    it = loop.dataloader_iterator
-    assert iter(it) is it
-    assert it.__length_hint__() == batches.__length_hint__()  # forwarded
-    for want in range(skip):
-        assert next(it) == want
-        torch.rand(1)  # the replay consumes random numbers
-    assert next(it) == skip
-    assert torch.rand(1).item() == expected
-    assert next(it) == skip + 1 and torch.rand(1).item() != expected
-
-
-@pytest.mark.parametrize('loop', [
-    SimpleNamespace(iter=0, dataloader_iterator=iter(range(3))),  # iter, 0
-    SimpleNamespace(iter=5),  # epoch-based loop: no dataloader_iterator
-])
-def test_rng_state_hook_restores_at_once_without_replay(loop):
-    hook, ckpt = RNGStateHook(), {}
-    hook.before_save_checkpoint(None, ckpt)
-    expected = torch.rand(1).item()
-    hook.after_load_checkpoint(SimpleNamespace(_resume=True), ckpt)
-    before = getattr(loop, 'dataloader_iterator', None)
-    hook.before_train_epoch(SimpleNamespace(train_loop=loop))
-    assert getattr(loop, 'dataloader_iterator', None) is before
-    assert torch.rand(1).item() == expected
+def test_rng_state_hook_keeps_fresh_seeds_for_other_ranks(monkeypatch):
+    from hpm_mm.engine.hooks import rng_state_hook
+    logged = []
+    monkeypatch.setattr(rng_state_hook, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
+    hook = RNGStateHook()
+    states = [get_rng_state()] * 2
+    expected = torch.rand(3)
+    hook.after_load_checkpoint(None, dict(rng_state=states))
+    hook.before_train(rng_runner(3))
+    assert not torch.equal(torch.rand(3), expected)
+    assert len(logged) == 1 and 'RNG states of 2 processes' in logged[0]
+    assert 'this run has 1' in logged[0]
 
 
 def test_rng_state_cuda_generators(monkeypatch):
@@ -139,11 +138,12 @@ def test_checkpoint_keys_hook_accepts_a_fitting_checkpoint(monkeypatch):
                         lambda msg, logger: logged.append((msg, logger)))
     model = torch.nn.Sequential(torch.nn.Linear(2, 2))
     state = {f'module.{k}': v for k, v in model.state_dict().items()}
-    state['extra.weight'] = torch.zeros(1)
+    extra = [f'x{i:02d}' for i in range(12)]
+    state.update({k: torch.zeros(1) for k in extra})
     CheckpointKeysHook().after_load_checkpoint(
         checkpoint_runner(Wrapped(model)), dict(state_dict=state))
-    assert logged == [("checkpoint: 1 unexpected keys: ['extra.weight']",
-                       'current')]
+    assert logged == [(f'checkpoint: 12 unexpected keys: {extra[:10]}',
+                       'current')]  # at most 10 named
 
 
 def test_checkpoint_keys_hook_names_missing_keys():
@@ -166,18 +166,12 @@ def test_checkpoint_keys_hook_names_missing_keys():
             checkpoint_runner(model), {'0.weight': torch.zeros(2, 2)})
 
 
-def test_checkpoint_keys_hook_lists_at_most_a_few_keys(monkeypatch):
-    from hpm_mm.engine.hooks import checkpoint_keys_hook
-    logged = []
-    monkeypatch.setattr(checkpoint_keys_hook, 'print_log',
-                        lambda msg, logger: logged.append(msg))
+def test_checkpoint_keys_hook_names_a_few_keys():
     model = torch.nn.Sequential(*(torch.nn.Linear(2, 2) for _ in range(4)))
     state = {f'x{i:02d}': torch.zeros(1) for i in range(12)}
     with pytest.raises(CheckpointError) as err:
         CheckpointKeysHook().after_load_checkpoint(
             checkpoint_runner(model), state)
-    first = [f'x{i:02d}' for i in range(12)]
-    assert logged == [f'checkpoint: 12 unexpected keys: {first[:10]}']
     assert err.value.args[0] == (
         'checkpoint does not fit Sequential: 8 keys missing (e.g. 0.weight, '
         '0.bias, 1.weight, ...), 12 unexpected (e.g. x00, x01, x02, ...), 0 '

@@ -42,15 +42,22 @@ class SignalBeforeIter(Hook):
             os.kill(os.getpid(), self.signum)
 
 
-def _with_signal(tiny: str, path: str, **signal_at) -> str:
-    """A config: ``tiny`` plus SignalBeforeIter(**signal_at)."""
-    hooks = list(Config.fromfile(tiny).custom_hooks)
-    assert dict(type='PreemptionHook') in hooks  # from the pretrain runtime
-    hooks.append(dict(type='SignalBeforeIter', **signal_at))
+def _with_signal(base: str, path: str, interval: int = 10,
+                 **signal_at) -> str:
+    """A config: ``base`` plus SignalBeforeIter(**signal_at), the ranks
+    agreeing every ``interval`` iterations."""
+    cfg = Config.fromfile(base)
+    hooks = [
+        dict(h, interval=interval) if h['type'].endswith('PreemptionHook')
+        else h for h in cfg.custom_hooks
+    ]
+    assert any(h['type'].endswith('PreemptionHook') for h in hooks)
+    hooks.append(dict(type='mmpretrain.SignalBeforeIter', **signal_at))
+    imports = list(cfg.custom_imports['imports']) + ['tests.test_preemption']
     with open(path, 'w') as f:
-        f.write(f'_base_ = [{tiny!r}]\n'
-                "custom_imports = dict(imports=['hpm_mm', "
-                "'tests.test_preemption'], allow_failed_imports=False)\n"
+        f.write(f'_base_ = [{base!r}]\n'
+                f'custom_imports = dict(imports={imports!r}, '
+                'allow_failed_imports=False)\n'
                 f'custom_hooks = {hooks!r}\n')
     return path
 
@@ -117,9 +124,8 @@ def _assert_same_state(path: str, ref_path: str) -> None:
 
 def _assert_same_losses(resumed: dict, expected: dict, first: int) -> None:
     assert sorted(resumed) == list(range(first, max(expected) + 1))
-    for it, (rec, pred) in resumed.items():
-        assert rec == pytest.approx(expected[it][0], abs=1e-6), it
-        assert pred == pytest.approx(expected[it][1], abs=1e-6), it
+    for it, losses in resumed.items():
+        assert losses == pytest.approx(expected[it], abs=1e-6), it
 
 
 @pytest.fixture(scope='module')
@@ -161,7 +167,7 @@ def _check_preempted(out: str, work: str, sig: signal.Signals, at: int,
                              f'{path}; resume with --resume'), lines[0]
     assert open(osp.join(work, 'last_checkpoint')).read() == path
     assert load_ckpt(path)['meta']['iter'] == at
-    assert max(per_iter_losses(work)) == at  # it stopped there
+    assert max(per_iter_losses(work, keys=())) == at  # it stopped there
     assert not glob.glob(osp.join(work, '*.part*'))
 
 
@@ -196,22 +202,34 @@ def test_sigterm_saves_exits_and_resume_is_exact(one_process, tmp_path):
                        osp.join(ref, f'epoch_{EPOCHS}.pth'))
 
 
-def test_sigusr1_at_an_epoch_end_saves_the_epoch_checkpoint(
+def test_sigusr1_at_an_epoch_end_then_the_epoch_ends_on_resume(
         one_process, tmp_path):
-    tiny, _ = one_process
-    _, work, out = _preempted_run(tiny, tmp_path, signal.SIGUSR1,
-                                  at=4)  # epoch 2's last
-    _check_preempted(out, work, signal.SIGUSR1, 4, 'epoch_2.pth')
-    assert not glob.glob(osp.join(work, 'preempted_*'))
+    """The checkpoint after an epoch's last batch: the resumed run ends
+    that epoch (no batch left; its checkpoint), then goes on exactly."""
+    tiny, ref = one_process
+    cfg, work, out = _preempted_run(tiny, tmp_path, signal.SIGUSR1,
+                                    at=4)  # epoch 2's last
+    _check_preempted(out, work, signal.SIGUSR1, 4, 'preempted_iter_4.pth')
+    assert not osp.exists(osp.join(work, 'epoch_2.pth'))
+
+    proc = _run(train_cmd(cfg, work, '--resume'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _assert_same_losses(per_iter_losses(work), per_iter_losses(ref), 5)
+    _assert_same_state(osp.join(work, 'epoch_2.pth'),
+                       osp.join(ref, 'epoch_2.pth'))
+    _assert_same_state(osp.join(work, f'epoch_{EPOCHS}.pth'),
+                       osp.join(ref, f'epoch_{EPOCHS}.pth'))
 
 
 def test_signal_to_one_rank_stops_both_at_the_same_iteration(
         two_processes, tmp_path):
-    tiny, _ = two_processes
-    cfg = _with_signal(tiny, str(tmp_path / 'signal.py'), at=3,
-                       signum=int(signal.SIGUSR1), rank=1)
+    """Both ranks stop after iteration 3, and --resume goes on exactly
+    (every rank's RNG states, the rest of the epoch on each rank)."""
+    tiny, ref = two_processes
+    cfg = _with_signal(tiny, str(tmp_path / 'signal.py'), interval=3,
+                       at=2, signum=int(signal.SIGUSR1), rank=1)
     work = str(tmp_path / 'work')
-    ranks = _run_ranks(cfg, work)
+    ranks = _run_ranks(cfg, work)  # the ranks agree after iteration 3
     for rc, out in ranks:  # both stopped (else one would wait for the other)
         assert rc == PREEMPTED_EXIT_CODE, out[-3000:]
     _check_preempted(ranks[0][1], work, signal.SIGUSR1, 3,
@@ -220,6 +238,11 @@ def test_signal_to_one_rank_stops_both_at_the_same_iteration(
     states = ckpt['rng_state']  # one per rank, and the ranks' differ
     assert len(states) == 2 and not torch.equal(states[0]['torch'],
                                                 states[1]['torch'])
+    for rc, out in _run_ranks(cfg, work, '--resume'):
+        assert rc == 0, out[-3000:]
+    _assert_same_losses(per_iter_losses(work), per_iter_losses(ref), 4)
+    _assert_same_state(osp.join(work, f'epoch_{EPOCHS}.pth'),
+                       osp.join(ref, f'epoch_{EPOCHS}.pth'))
 
 
 def test_dead_rank_restarts_and_resumes_exactly(two_processes, tmp_path):

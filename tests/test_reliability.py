@@ -23,13 +23,15 @@ from .conftest import ROOT, build_tiny_hpm, load_ckpt, write_tiny_config
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 
 
-def per_iter_losses(work_dir: str, run: int = -1) -> dict:
-    """{iter: (loss_rec, loss_pred)} of the run-th run in work_dir."""
+def per_iter_losses(work_dir: str, run: int = -1,
+                    keys: tuple = ('loss_rec', 'loss_pred')) -> dict:
+    """{iter: (loss_rec, loss_pred)} (or ``keys``) of the run-th run in
+    work_dir."""
     files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
                                       'scalars.json')))
     rows = [json.loads(x) for x in open(files[run]) if x.strip()]
-    return {r['iter']: (r['loss_rec'], r['loss_pred']) for r in rows
-            if 'loss_rec' in r}
+    return {r['iter']: tuple(r[k] for k in keys) for r in rows
+            if 'loss' in r}
 
 
 def train_cmd(cfg: str, work: str, *extra) -> list:

@@ -1,8 +1,10 @@
-"""What a run needs beyond the stock stack lives in hooks and entry points:
-importing hpm_mm patches nothing; the allow-list hook lets mmengine's
-Runner (also in mmpretrain's own tools/train.py) resume weights-only; the
-atomic checkpoint hook keeps the earlier checkpoints and stops in one line
-on a full disk; an unwritable work dir fails before training."""
+"""What a run needs beyond the stock stack lives in hooks, a file backend
+and entry points: importing hpm_mm patches nothing; the allow-list hook
+lets mmengine's Runner (also in mmpretrain's own tools/train.py) resume
+weights-only; the atomic file backend keeps the earlier checkpoints and
+stops in one line on a full disk; an unwritable work dir fails before
+training."""
+import errno
 import glob
 import io
 import os
@@ -16,11 +18,12 @@ import mmpretrain
 import numpy as np
 import pytest
 import torch
+from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.logging import HistoryBuffer, MessageHub
 
 from hpm_mm.converters import mmengine_safe_globals
 from hpm_mm.engine import CheckpointSafeGlobalsHook
-from hpm_mm.engine.hooks.atomic_checkpoint_hook import format_bytes
+from hpm_mm.fileio import AtomicLocalBackend, OutputWriteError
 
 from .conftest import (ROOT, load_ckpt, pythonpath_with_sitecustomize,
                        write_tiny_config)
@@ -77,10 +80,12 @@ try:
     print('weights-only load of a HistoryBuffer: accepted')
 except pickle.UnpicklingError:
     print('weights-only load of a HistoryBuffer: refused')
+from mmengine.fileio import get_file_backend  # noqa: E402
 from mmpretrain.registry import HOOKS  # noqa: E402
-print('registered:', [k for k in ('AtomicCheckpointHook',
+print('registered:', [k for k in ('PreemptionHook',
                                   'CheckpointSafeGlobalsHook')
-                      if k in HOOKS.module_dict])
+                      if k in HOOKS.module_dict],
+      type(get_file_backend(backend_args=dict(backend='atomic_local'))))
 '''
 
 
@@ -92,8 +97,9 @@ def test_import_changes_nothing_but_registries():
     assert 'changed: []' in proc.stdout.splitlines()
     assert ('weights-only load of a HistoryBuffer: refused'
             in proc.stdout.splitlines())
-    assert ("registered: ['AtomicCheckpointHook', "
-            "'CheckpointSafeGlobalsHook']") in proc.stdout.splitlines()
+    assert ("registered: ['PreemptionHook', 'CheckpointSafeGlobalsHook'] "
+            "<class 'hpm_mm.fileio.AtomicLocalBackend'>"
+            ) in proc.stdout.splitlines()
 
 
 CONFIGS = sorted(
@@ -104,17 +110,22 @@ CONFIGS = sorted(
 @pytest.mark.parametrize('path', CONFIGS,
                          ids=lambda p: osp.relpath(p, ROOT))
 def test_every_config_uses_the_hooks(path):
-    """Each config's checkpoint hook is the atomic one and its custom hooks
-    install the allow-list, both found from the config's default scope
-    (mmpretrain, mmdet or mmseg)."""
+    """Each config writes checkpoints through the atomic backend, and its
+    custom hooks, found from the config's default scope (mmpretrain, mmdet
+    or mmseg), install the allow-list, keep RNG states and stop on
+    SIGTERM."""
     from mmengine.config import Config
     from mmengine.registry import HOOKS, DefaultScope
     cfg = Config.fromfile(path)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        hooks = [HOOKS.build(dict(h)) for h in cfg.custom_hooks]
+        hooks = [type(HOOKS.build(dict(h))).__name__
+                 for h in cfg.custom_hooks]
         checkpoint = HOOKS.build(dict(cfg.default_hooks.checkpoint))
-    assert type(checkpoint).__name__ == 'AtomicCheckpointHook'
-    assert 'CheckpointSafeGlobalsHook' in [type(h).__name__ for h in hooks]
+    assert type(checkpoint).__name__ == 'CheckpointHook'
+    assert checkpoint.backend_args == dict(backend='atomic_local')
+    for name in ('CheckpointSafeGlobalsHook', 'RNGStateHook',
+                 'PreemptionHook'):
+        assert name in hooks
 
 
 def _hub_checkpoint() -> bytes:
@@ -261,13 +272,13 @@ def test_full_disk_keeps_earlier_checkpoints_and_says_so(tiny_imagenet,
     assert 'Traceback' not in proc.stderr
     first = osp.join(work, 'epoch_1.pth')
     message = proc.stderr.splitlines()[-1]
-    assert re.fullmatch(
-        re.escape(f'train: error: cannot write checkpoint {work}/epoch_2.pth'
-                  f': No space left on device (needs about '
-                  f'{format_bytes(osp.getsize(first))}, ') +
-        r'[0-9.]+ [KMGT]iB' +
-        re.escape(f' free in {work}); the earlier checkpoints are kept'),
-        message), message
+    match = re.fullmatch(
+        re.escape(f'train: error: cannot write {work}/epoch_2.pth: No space '
+                  'left on device (needs ') + r'([0-9.]+) MiB, [0-9.]+ MiB' +
+        re.escape(f' free in {work}); earlier files are kept'), message)
+    assert match, message
+    assert float(match[1]) == pytest.approx(osp.getsize(first) / 2**20,
+                                            abs=0.1)
     # epoch 1 is kept (max_keep_ckpts=1 would have removed it before the
     # write) and complete; no partial epoch 2 under any name
     names = os.listdir(work)
@@ -276,6 +287,37 @@ def test_full_disk_keeps_earlier_checkpoints_and_says_so(tiny_imagenet,
     assert load_ckpt(first)['meta']['epoch'] == 1
     with open(osp.join(work, 'last_checkpoint')) as f:
         assert f.read() == first
+
+
+def test_atomic_backend_removes_after_the_next_complete_write(
+        tmp_path, monkeypatch):
+    backend = get_file_backend(backend_args=dict(backend='atomic_local'))
+    old, new = tmp_path / 'epoch_1.pth', tmp_path / 'epoch_2.pth'
+    (tmp_path / '.epoch_9.pth.part-1').write_bytes(b'half')  # a killed run
+    (tmp_path / '.scores.json.part-1').write_text('{')  # another writer
+    backend.put(b'one', old)
+    assert sorted(os.listdir(tmp_path)) == ['.scores.json.part-1',
+                                            'epoch_1.pth']
+    backend.remove(old)  # what max_keep_ckpts does before it saves
+    assert old.read_bytes() == b'one'
+    backend.put(b'two', new)
+    assert not old.exists() and new.read_bytes() == b'two'
+
+    def full(self, obj, path):
+        with open(path, 'wb') as f:
+            f.write(obj[:1])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(LocalBackend, 'put', full)
+    backend.remove(new)
+    with pytest.raises(OutputWriteError) as err:
+        backend.put(b'x' * 3 * 2**19, tmp_path / 'epoch_3.pth')
+    assert str(err.value).startswith(
+        f'cannot write {tmp_path}/epoch_3.pth: No space left on device '
+        '(needs 1.5 MiB, ')
+    assert sorted(os.listdir(tmp_path)) == ['.scores.json.part-1',
+                                            'epoch_2.pth']
+    AtomicLocalBackend.pending_removals.clear()
 
 
 def test_unwritable_work_dir_fails_before_training(tiny_imagenet, tmp_path):

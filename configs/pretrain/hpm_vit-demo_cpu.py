@@ -68,7 +68,7 @@ train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(
-        type='AtomicCheckpointHook', by_epoch=False, interval=max_iters,
+        type='CheckpointHook', by_epoch=False, interval=max_iters,
         max_keep_ckpts=1))
 log_processor = dict(by_epoch=False, window_size=20)
 randomness = dict(seed=0)

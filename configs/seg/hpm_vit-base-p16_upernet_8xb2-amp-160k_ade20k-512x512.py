@@ -32,11 +32,17 @@ model = dict(
 optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic')
 fp16 = None  # superseded by AmpOptimWrapper above
 
-# Checkpoints written atomically (one line if the disk is full), and
-# mmengine checkpoints readable by torch's weights-only loading (resume,
-# load_from). The hooks are hpm_mm's, registered in mmpretrain's registry.
-default_hooks = dict(checkpoint=dict(type='mmpretrain.AtomicCheckpointHook'))
-custom_hooks = [dict(type='mmpretrain.CheckpointSafeGlobalsHook')]
+# Checkpoints written atomically (one line if the disk is full), every
+# rank's RNG states in them, on SIGTERM/SIGUSR1 a checkpoint and exit 75,
+# and mmengine checkpoints readable by torch's weights-only loading.
+# (hpm_mm's hooks, registered in mmpretrain's registry)
+default_hooks = dict(
+    checkpoint=dict(backend_args=dict(backend='atomic_local')))
+custom_hooks = [
+    dict(type='mmpretrain.CheckpointSafeGlobalsHook'),
+    dict(type='mmpretrain.RNGStateHook'),
+    dict(type='mmpretrain.PreemptionHook'),
+]
 
 # Curves in TensorBoard (event files in <work_dir>/<timestamp>/vis_data)
 # beside the json log; W&B instead: --cfg-options

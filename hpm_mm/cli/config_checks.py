@@ -7,7 +7,7 @@ from typing import Iterator, Sequence, Tuple
 from mmengine.config import Config
 
 from ..converters import CheckpointError, check_checkpoint
-from ..engine.hooks import check_writable_dir
+from ..fileio import check_writable_dir
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 

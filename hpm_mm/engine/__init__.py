@@ -1,10 +1,10 @@
+from ..fileio import AtomicLocalBackend, OutputWriteError, check_writable_dir
 from .distributed import close_distributed
-from .hooks import (AtomicCheckpointHook, CheckpointKeysHook,
-                    CheckpointSafeGlobalsHook, NonFiniteLossHook,
-                    OutputWriteError, RNGStateHook)
+from .hooks import (CheckpointKeysHook, CheckpointSafeGlobalsHook,
+                    NonFiniteLossHook, PreemptionHook, RNGStateHook)
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
-    'NonFiniteLossHook', 'OutputWriteError', 'RNGStateHook',
-    'close_distributed'
+    'AtomicLocalBackend', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
+    'NonFiniteLossHook', 'OutputWriteError', 'PreemptionHook', 'RNGStateHook',
+    'check_writable_dir', 'close_distributed'
 ]

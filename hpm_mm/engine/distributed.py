@@ -7,16 +7,15 @@ import torch.distributed as dist
 def close_distributed() -> None:
     """Wait for every rank, then destroy the default process group.
 
-    The tools call it last, after dropping their Runner (its DDP wrapper
-    holds the group too); ``PreemptionHook`` calls it before its exit.
-    mmengine never destroys the group. Left to interpreter exit while
-    another rank still works (rank 0 writing the last checkpoint), gloo's
-    threads are torn down in destructors, and the rank that finished first
-    can abort there ("terminate called without an active exception") after
-    its work is done: torchrun then reports the job as failed, or restarts
-    a finished one.
+    mmengine never destroys it. Left to interpreter exit while another rank
+    still works (rank 0 writing the last checkpoint), gloo's threads are
+    torn down in destructors, and the rank that finished first can abort
+    there after its work is done ("terminate called without an active
+    exception"): torchrun then reports a failed job, or restarts it. The
+    tools call this last, after dropping their Runner; ``PreemptionHook``
+    before its exit.
     """
     if dist.is_available() and dist.is_initialized():
-        gc.collect()  # a dropped Runner's model wrapper, cycles included
+        gc.collect()  # a dropped Runner's DDP wrapper holds the group too
         dist.barrier()
         dist.destroy_process_group()

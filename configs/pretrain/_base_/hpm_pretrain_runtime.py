@@ -70,12 +70,17 @@ param_scheduler = [
         convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-# Checkpoints are written to a temporary name and renamed (a crash or a full
-# disk leaves the earlier ones and no half-written file; a full disk stops
-# with one line naming the file, the space needed and the space free).
+# Checkpoints are written to a temporary name and renamed by hpm_mm's
+# 'atomic_local' file backend (a crash or a full disk leaves the earlier
+# ones and no half-written file; a full disk stops with one line naming the
+# file, the space needed and the space free).
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3))
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=1,
+        max_keep_ckpts=3,
+        backend_args=dict(backend='atomic_local')))
 randomness = dict(seed=0, diff_rank_seed=True)
 # Fail fast and resume exactly: stop at a non-finite loss, refuse
 # checkpoints that do not fit the model, keep RNG states in checkpoints,

@@ -1,5 +1,3 @@
-from .atomic_checkpoint_hook import (AtomicCheckpointHook, OutputWriteError,
-                                     check_writable_dir)
 from .checkpoint_keys_hook import CheckpointKeysHook
 from .nonfinite_loss_hook import NonFiniteLossHook
 from .preemption_hook import PREEMPTED_EXIT_CODE, PreemptionHook
@@ -7,8 +5,7 @@ from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
 from .safe_globals_hook import CheckpointSafeGlobalsHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointKeysHook', 'CheckpointSafeGlobalsHook',
-    'NonFiniteLossHook', 'OutputWriteError', 'PREEMPTED_EXIT_CODE',
-    'PreemptionHook', 'RNGStateHook', 'check_writable_dir', 'get_rng_state',
+    'CheckpointKeysHook', 'CheckpointSafeGlobalsHook', 'NonFiniteLossHook',
+    'PREEMPTED_EXIT_CODE', 'PreemptionHook', 'RNGStateHook', 'get_rng_state',
     'set_rng_state'
 ]

@@ -1,8 +1,6 @@
 """Stop training at the first non-finite loss."""
 import math
-from typing import Optional
 
-import torch
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
@@ -11,29 +9,21 @@ from mmpretrain.registry import HOOKS
 class NonFiniteLossHook(Hook):
     """Raise as soon as a loss term is NaN or infinite.
 
-    Runs before :class:`CheckpointHook` in ``after_train_iter``, so the
-    corrupted weights are never saved and the last good checkpoint stays
-    the latest one. (The released code exits on a non-finite loss too.)
-    The check reads the logged loss values, which mmengine already copies to
-    the host every iteration for logging.
+    Reads the values mmengine's ``RuntimeInfoHook`` has already copied to
+    the host for logging (``train/<key>`` in the message hub; no device
+    read-back of its own), and runs before the ``CheckpointHook``, so
+    corrupted weights are never saved.
     """
 
     priority = 'ABOVE_NORMAL'
 
-    def after_train_iter(self,
-                         runner,
-                         batch_idx: int,
-                         data_batch: Optional[dict] = None,
-                         outputs: Optional[dict] = None) -> None:
-        if not outputs:
-            return
-        bad = []
-        for key, val in outputs.items():
-            if 'loss' not in key:
-                continue
-            val = float(val.detach()) if torch.is_tensor(val) else float(val)
-            if not math.isfinite(val):
-                bad.append(f'{key}={val}')
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        hub, bad = runner.message_hub, []
+        for key in outputs or ():
+            value = hub.get_scalar(f'train/{key}').current()
+            if 'loss' in key and not math.isfinite(value):
+                bad.append(f'{key}={value}')
         if bad:
             raise FloatingPointError(
                 f'non-finite loss at iteration {runner.iter + 1}: '
