@@ -67,17 +67,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             img = load(dict(img_path=path))['img']
             channels[img.shape[2] if img.ndim == 3 else 1] += 1
         except (OSError, ValueError) as err:  # its messages name the file
-            reason = str(err).splitlines()[0]
-            unreadable.append(reason if path in reason else
-                              f'{path}: {reason}')
+            why = str(err).splitlines()[0]
+            unreadable.append(why if path in why else f'{path}: {why}')
         if (i + 1) % 10000 == 0:
             print(f'... {i + 1}/{len(dataset)}', flush=True)
     print(f'checked {len(dataset)} images of the {args.split} set: '
           f'{len(dataset) - len(unreadable)} readable, {len(unreadable)} '
           'unreadable')
     if channels:
-        print('after loading: ' + ', '.join(
-            f'{n} images with {c} channels' for c, n in channels.items()))
+        print('after loading: ' + ', '.join(f'{n} images with {c} channels'
+                                            for c, n in channels.items()))
     for reason in unreadable:
         print(f'unreadable: {reason}')
     if unreadable:

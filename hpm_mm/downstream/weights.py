@@ -51,11 +51,12 @@ class PretrainedEncoder:
             super().init_weights()  # initialises what the file lacks
         finally:
             self.init_cfg = cfg
-        conv = convert_encoder(read_checkpoint(path), self.target,
-                               cfg.get('source', 'student'), cfg.get('prefix'))
+        conv = convert_encoder(
+            read_checkpoint(path), self.target, cfg.get('source', 'student'),
+            cfg.get('prefix'))
         state = self.fit_checkpoint(conv.state)
-        found = load_weights(self, state, path, self.new_keys,
-                             allow_unexpected=True)
+        found = load_weights(
+            self, state, path, self.new_keys, allow_unexpected=True)
         self.is_init = True
         unexpected = found.unexpected + conv.unknown
         print_log(

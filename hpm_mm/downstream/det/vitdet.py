@@ -89,8 +89,8 @@ class ViTDet(PretrainedEncoder, ViTSAM):
             arch = self.arch_zoo[arch.lower()]
         if global_attn_indexes is not None or \
                 'global_attn_indexes' not in arch:
-            arch = dict(arch, global_attn_indexes=list(global_attn_indexes
-                                                       or ()))
+            arch = dict(
+                arch, global_attn_indexes=list(global_attn_indexes or ()))
         grid = tuple(s // patch_size for s in to_2tuple(img_size))
         super().__init__(
             arch,
@@ -107,6 +107,7 @@ class ViTDet(PretrainedEncoder, ViTSAM):
         pos, grid = state.get('pos_embed'), self.patch_resolution
         if pos is None or pos.ndim != 4 or pos.shape[1:3] == grid:
             return state
-        pos = resize_pos_embed(pos.flatten(1, 2), tuple(pos.shape[1:3]),
-                               grid, self.interpolate_mode, 0)
+        pos = resize_pos_embed(
+            pos.flatten(1, 2), tuple(pos.shape[1:3]), grid,
+            self.interpolate_mode, 0)
         return dict(state, pos_embed=pos.reshape(1, *grid, -1))
