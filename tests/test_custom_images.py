@@ -52,10 +52,10 @@ def _tool():
     return module
 
 
-def _check(root, capsys):
+def _check(root, capsys, *extra):
     rc = _tool().main([
         CONFIG, '--cfg-options',
-        f'train_dataloader.dataset.data_root={root}'
+        f'train_dataloader.dataset.data_root={root}', *extra
     ])
     return rc, capsys.readouterr()
 
@@ -79,15 +79,24 @@ def test_check_dataset_counts_and_names_the_corrupt_file(photo_folder,
 
 
 def test_check_dataset_bad_inputs(tmp_path, capsys):
-    rc, out = _check(tmp_path / 'nowhere', capsys)
-    assert rc == 1
-    assert out.err.strip() == ('check_dataset: error: train_dataloader.'
-                               'dataset.data_root does not exist: '
-                               f'{tmp_path / "nowhere"}')
+    """One line naming what is wrong: a missing or empty folder, a config
+    without the split or whose pipeline starts with no image loader."""
     (tmp_path / 'empty').mkdir()
-    rc, out = _check(tmp_path / 'empty', capsys)
-    assert rc == 1
-    assert out.err.startswith('check_dataset: error: Found 0 files')
+    for root, extra, names in (
+        ('nowhere', (), ('train_dataloader.dataset.data_root',
+                         str(tmp_path / 'nowhere'))),
+        ('empty', (), ('Found 0 files', str(tmp_path / 'empty'))),
+        ('empty', ('--split', 'val'), (CONFIG, 'val_dataloader')),
+        ('empty', ('--cfg-options',
+                   'train_dataloader.dataset.pipeline.0.type=RandomFlip'),
+         ('train_dataloader.dataset.pipeline', 'image loader')),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            _check(tmp_path / root, capsys, *extra)
+        msg = str(exc.value.code)
+        assert msg.startswith('check_dataset: error: ') and '\n' not in msg
+        for name in names:
+            assert name in msg, (name, msg)
 
 
 def test_pipeline_gives_3_channel_rgb(photo_folder):

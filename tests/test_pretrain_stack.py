@@ -134,10 +134,8 @@ def test_pretraining_without_mmdet_mmseg_or_mmcv_ops(tmp_path):
     for msg, extra, package, module in (
             (det, 'det', 'mmdet', 'mmdet'),
             (seg, 'seg', 'mmsegmentation', 'mmseg')):
-        assert msg == (f'hpm_mm.downstream.{extra} needs {package} (No '
-                       f"module named '{module}'): install the full stack "
-                       'with `make setup-full` (`bash tools/setup_env.sh '
-                       f'--full`) or `pip install -e .[{extra}]`')
+        _names_what_to_install(msg, f'hpm_mm.downstream.{extra}', package,
+                               f"No module named '{module}'", extra)
     # mmdet's metadata is still there, so mmengine resolves the `mmdet::`
     # base and fails on custom_imports, because of hpm_mm.downstream.det.
     assert tool == f'train: error: {DET_CONFIG}: {det}'
@@ -156,10 +154,18 @@ def test_downstream_needs_mmcv_with_ops():
               'except ImportError as e:\n'
               "    print('error:', repr(str(e)))\n")
     (msg, ) = errors(out)
-    assert msg == ('hpm_mm.downstream.seg needs mmcv built with ops '
-                   "(mmcv-lite has no mmcv.ops) (No module named 'mmcv._ext'"
-                   '): install the full stack with `make setup-full` (`bash '
-                   'tools/setup_env.sh --full`) or `pip install -e .[seg]`')
+    _names_what_to_install(msg, 'hpm_mm.downstream.seg', 'mmcv built with '
+                           "ops", "No module named 'mmcv._ext'", 'seg')
+
+
+def _names_what_to_install(msg: str, package: str, needs: str, why: str,
+                           extra: str) -> None:
+    """One line naming the package, what it needs and why, and the two
+    ways to install it."""
+    assert '\n' not in msg
+    for name in (package, needs, why, 'make setup-full',
+                 f'pip install -e .[{extra}]'):
+        assert name in msg, (name, msg)
 
 
 def _pins(path: str) -> dict:

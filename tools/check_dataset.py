@@ -2,7 +2,9 @@
 
 Counts readable and unreadable images, going through the whole dataset (a
 corrupt file does not stop the check), and names each unreadable file with
-the reason. Exit code 0 when every image reads, 1 otherwise.
+the reason. Each file goes through the config's image loader, as
+:class:`CheckedLoadImageFromFile`, so what is unreadable here is exactly
+what would stop the run. Exit code 0 when every image reads, 1 otherwise.
 
 Example::
 
@@ -11,16 +13,15 @@ Example::
         --cfg-options train_dataloader.dataset.data_root=/data/my_images/
 """
 import argparse
-import os.path as osp
 import sys
+from collections import Counter
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
+from mmengine.registry import DATASETS, init_default_scope
 
-import hpm_mm  # noqa: F401  (registers the HPM pipeline steps)
-from hpm_mm.datasets import check_images, loader_args
-from hpm_mm.cli import check_dataset_paths
+from hpm_mm.cli import check_dataset_paths, load_config, one_line_errors
+from hpm_mm.datasets import CheckedLoadImageFromFile
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
@@ -40,57 +41,48 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def image_paths(cfg: Config, split: str) -> tuple:
-    """Build the split's dataset; return its image paths and loader args."""
-    loader = cfg.get(f'{split}_dataloader')
-    if not loader:
-        raise ValueError(f'the config has no {split}_dataloader')
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    from mmengine.registry import DATASETS
-    dataset_cfg = loader['dataset']
-    dataset = DATASETS.build(dataset_cfg)
-    paths = [
-        dataset.get_data_info(i)['img_path'] for i in range(len(dataset))
-    ]
-    return paths, loader_args(dataset_cfg.get('pipeline'))
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        if not osp.isfile(args.config):
-            raise FileNotFoundError(f'config file not found: {args.config}')
-        cfg = Config.fromfile(args.config)
+    loader = f'{args.split}_dataloader'
+    with one_line_errors('check_dataset'):
+        cfg = load_config(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
-        check_dataset_paths(cfg)
-        paths, loader = image_paths(cfg, args.split)
-    except (FileNotFoundError, ValueError, RuntimeError, KeyError) as err:
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else \
-            type(err).__name__
-        print(f'check_dataset: error: {msg}', file=sys.stderr)
-        return 1
+        if not cfg.get(loader):
+            raise ValueError(f'{args.config} has no {loader}')
+        check_dataset_paths(cfg, (loader, ))
+        first = dict((cfg[loader].dataset.get('pipeline') or [{}])[0])
+        if not str(first.pop('type', '')).endswith('LoadImageFromFile'):
+            raise ValueError(f'{loader}.dataset.pipeline does not start '
+                             'with an image loader')
+        first.pop('_scope_', None)
+        load = CheckedLoadImageFromFile(**first)
+        init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+        dataset = DATASETS.build(cfg[loader].dataset)
 
-    def progress(n: int) -> None:
-        if n % 10000 == 0:
-            print(f'... {n}/{len(paths)}', flush=True)
-
-    report = check_images(paths, loader, progress)
-    print(f'checked {report.total} images of the {args.split} set: '
-          f'{report.readable} readable, {len(report.unreadable)} '
+    unreadable, channels = [], Counter()
+    for i in range(len(dataset)):
+        path = dataset.get_data_info(i)['img_path']
+        try:
+            img = load(dict(img_path=path))['img']
+            channels[img.shape[2] if img.ndim == 3 else 1] += 1
+        except (OSError, ValueError) as err:  # its messages name the file
+            why = str(err).splitlines()[0]
+            unreadable.append(why if path in why else f'{path}: {why}')
+        if (i + 1) % 10000 == 0:
+            print(f'... {i + 1}/{len(dataset)}', flush=True)
+    print(f'checked {len(dataset)} images of the {args.split} set: '
+          f'{len(dataset) - len(unreadable)} readable, {len(unreadable)} '
           'unreadable')
-    if report.modes:
-        print('after loading: ' + ', '.join(
-            f'{n} images with {mode}' for mode, n in report.modes.items()))
-    for path, reason in report.unreadable:
-        # the loader's messages name the file already
-        print('unreadable: ' +
-              (reason if path in reason else f'{path}: {reason}'))
-    if report.unreadable:
+    if channels:
+        print('after loading: ' + ', '.join(f'{n} images with {c} channels'
+                                            for c, n in channels.items()))
+    for reason in unreadable:
+        print(f'unreadable: {reason}')
+    if unreadable:
         print('remove or replace the unreadable files before training (the '
               'run would stop at the first one)')
-        return 1
-    return 0
+    return int(bool(unreadable))
 
 
 if __name__ == '__main__':

@@ -1,9 +1,5 @@
-"""Data pipeline pieces, registered in mmpretrain's ``TRANSFORMS``, and the
-dataset check of ``tools/check_dataset.py``."""
-from .image_check import ImageCheckReport, check_images, loader_args
-from .transforms import CheckedLoadImageFromFile, read_image
+"""Image loading that names the file of a bad image (mmpretrain's
+``TRANSFORMS``)."""
+from .loading import CheckedLoadImageFromFile, read_image
 
-__all__ = [
-    'CheckedLoadImageFromFile', 'ImageCheckReport', 'check_images',
-    'loader_args', 'read_image'
-]
+__all__ = ['CheckedLoadImageFromFile', 'read_image']

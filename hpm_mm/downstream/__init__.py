@@ -2,20 +2,46 @@
 
 ``import hpm_mm`` needs only mmpretrain's stack, so the pieces that need
 mmdet or mmseg live in their own packages, which the det/seg configs
-import through ``custom_imports``:
-
-- ``hpm_mm.downstream.det`` registers, in mmdet's registries, the ViTDet
-  backbone, the simple feature pyramid and the layer-decay optimizer
-  constructor (needs mmdet and mmcv with ops);
-- ``hpm_mm.downstream.seg`` registers, in mmseg's, the checked MAE
-  backbone (needs mmsegmentation and mmcv with ops).
-
-Either fails with a one-line ``ImportError`` naming the missing package
-when its library is not installed. Classification needs nothing new:
-mmpretrain's ``VisionTransformer`` loads the ``backbone.*`` of an HPM
-checkpoint as is. This package itself only holds the checked loading of
-pretrained weights that both use.
+import through ``custom_imports``: ``hpm_mm.downstream.det`` registers
+ViTDet, the simple feature pyramid and the layer-decay constructor in
+mmdet's registries, ``hpm_mm.downstream.seg`` the checked MAE backbone in
+mmseg's. Either fails with one line naming what to install (:func:`require`)
+when its libraries are missing. Classification needs nothing new:
+mmpretrain's ``VisionTransformer`` loads an HPM checkpoint's ``backbone.*``.
 """
-from .weights import is_pretrained, load_pretrained
+import importlib
+from typing import Sequence
 
-__all__ = ['is_pretrained', 'load_pretrained']
+from .weights import PretrainedEncoder
+
+__all__ = ['PretrainedEncoder', 'require']
+
+_PACKAGES = {
+    'mmseg': 'mmsegmentation',
+    'mmcv.ops': 'mmcv built with ops (mmcv-lite has no mmcv.ops)',
+}
+
+
+def require(user: str, modules: Sequence[str], extra: str) -> None:
+    """Import ``modules`` or fail with one line saying what to install.
+
+    Args:
+        user (str): The importing package, e.g. ``'hpm_mm.downstream.det'``.
+        modules (Sequence[str]): Modules it needs, e.g. ``('mmdet',
+            'mmcv.ops')`` (mmcv-lite, enough for pre-training, has no ops).
+        extra (str): The pip extra of hpm_mm that installs them.
+
+    Raises:
+        ImportError: Naming the first module that does not import, why, and
+            how to install it.
+    """
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            reason = (str(e).splitlines() or [type(e).__name__])[0]
+            raise ImportError(
+                f'{user} needs {_PACKAGES.get(module, module)} ({reason}): '
+                'install the full stack with `make setup-full` (`bash '
+                f'tools/setup_env.sh --full`) or `pip install -e .[{extra}]`'
+            ) from None

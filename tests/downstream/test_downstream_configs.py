@@ -182,10 +182,12 @@ def test_detection_recipe():
     assert bb.drop_path_rate == 0.1
     with torch.device('meta'):
         backbone = DET_MODELS.build(bb)
-    assert backbone.global_attn_indexes == (2, 5, 8, 11)
-    assert backbone.pos_grid == (14, 14)
-    assert backbone.patch_resolution == (64, 64)
-    assert [blk.window_size for blk in backbone.layers].count(0) == 4
+    assert [i for i, blk in enumerate(backbone.layers)
+            if blk.window_size == 0] == [2, 5, 8, 11]
+    assert backbone.pos_embed.shape == (1, 14, 14, 768)
+    # relative positions over the 64 x 64 input grid, or a 14 x 14 window
+    assert backbone.layers[2].attn.rel_pos_h.shape == (127, 64)
+    assert backbone.layers[0].attn.rel_pos_h.shape == (27, 64)
     assert cfg.model.neck.type == 'SimpleFeaturePyramid'
     ow = cfg.optim_wrapper
     assert ow.type == 'AmpOptimWrapper'
@@ -207,7 +209,8 @@ def test_detection_recipe():
         'configs/det/hpm_vit-large-p16_mask-rcnn_8xb8-lsj-100e_coco.py')
     with torch.device('meta'):
         backbone = DET_MODELS.build(large.model.backbone)
-    assert backbone.global_attn_indexes == (5, 11, 17, 23)
+    assert [i for i, blk in enumerate(backbone.layers)
+            if blk.window_size == 0] == [5, 11, 17, 23]
     assert large.model.neck.in_channels == 1024
 
 

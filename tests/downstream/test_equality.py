@@ -138,10 +138,12 @@ def test_mmdet_vitdet_windows_and_relative_positions(reference, hpm_ckpt):
         split[-1], reference['blocks_no_cls'][-1], atol=1e-3)
 
 
-def test_mmdet_vitdet_interpolates_abs_pos(hpm_model, hpm_ckpt):
+@pytest.mark.parametrize('pretrain', [1, 2])
+def test_mmdet_vitdet_interpolates_abs_pos(hpm_model, hpm_ckpt, pretrain):
     """At twice the pretraining size, the 4x4 position grid is resized
     bicubically (align_corners=False) to 8x8, as ViTDet does from 14x14 to
-    64x64; the parameter itself stays on the pretraining grid."""
+    64x64; the parameter itself stays on the pretraining grid, to which a
+    checkpoint of another grid is resized when loaded."""
     big, C = 2 * IMG, ARCH['embed_dims']
     torch.manual_seed(3)
     x = torch.randn(1, 3, big, big)
@@ -157,10 +159,21 @@ def test_mmdet_vitdet_interpolates_abs_pos(hpm_model, hpm_ckpt):
         for layer in enc.layers:
             tokens = layer(tokens)
         want = tokens.transpose(1, 2).reshape(1, C, 2 * GRID, 2 * GRID)
-        det = _vitdet(hpm_ckpt, img_size=big, out_indices=-1)
+        det = _vitdet(hpm_ckpt, img_size=big, out_indices=-1,
+                      pretrain_img_size=pretrain * IMG)
         got = det(x)[-1]
-    assert det.pos_embed.shape == (1, GRID, GRID, C)
+    assert det.pos_embed.shape == (1, pretrain * GRID, pretrain * GRID, C)
     _close(got, want)
+
+
+def test_mmdet_vitdet_drops_both_residual_branches(hpm_ckpt):
+    """ViTDet's stochastic depth drops the attention branch too (SAM's
+    layer only the MLP one): a block whose paths all drop is the
+    identity."""
+    block = _vitdet(hpm_ckpt, drop_path_rate=0.9999).layers[-1].train()
+    torch.manual_seed(0)
+    x = torch.randn(2, GRID, GRID, ARCH['embed_dims'])
+    assert torch.equal(block(x), x)
 
 
 @pytest.mark.parametrize('via', ['hpm', 'converted'])

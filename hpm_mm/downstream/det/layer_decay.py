@@ -14,13 +14,10 @@ class ViTLayerDecayOptimWrapperConstructor(
     """mmpretrain's layer-decay constructor, for mmdet detectors.
 
     mmpretrain's constructor asks the *model* for ``get_layer_depth``, which
-    only its classifiers have. Here the depth comes from
-    ``model.backbone.get_layer_depth(name, prefix='backbone.')`` (e.g.
-    :class:`ViTDet`): parameter groups of block ``i`` get
-    ``lr * layer_decay_rate ** (num_layers - i)``, and the neck and heads
-    the full lr. ``paramwise_cfg`` is mmpretrain's (``layer_decay_rate``,
-    ``norm_decay_mult``, ``bias_decay_mult``, ``flat_decay_mult``,
-    ``custom_keys`` with ``decay_mult``).
+    only its classifiers have; here it comes from the backbone (e.g.
+    :class:`ViTDet`): block ``i`` of ``L`` gets ``lr * layer_decay_rate **
+    (L - i)``, the neck and heads the full lr. ``paramwise_cfg`` is
+    mmpretrain's.
     """
 
     def add_params(self,
@@ -39,9 +36,4 @@ class ViTLayerDecayOptimWrapperConstructor(
                     f'{type(backbone).__name__}')
             get_layer_depth = partial(
                 backbone.get_layer_depth, prefix='backbone.')
-        super().add_params(
-            params,
-            module,
-            prefix=prefix,
-            get_layer_depth=get_layer_depth,
-            **kwargs)
+        super().add_params(params, module, prefix, get_layer_depth, **kwargs)

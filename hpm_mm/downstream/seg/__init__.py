@@ -3,7 +3,7 @@
 Needs mmsegmentation and mmcv built with ops; without them importing this
 package fails with one line saying what to install.
 """
-from ..requirements import require
+from .. import require
 
 require('hpm_mm.downstream.seg', ('mmseg', 'mmcv.ops'), 'seg')
 
