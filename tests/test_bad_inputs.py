@@ -29,7 +29,8 @@ from hpm_mm.cli import (ConfigError, DatasetError, check_checkpoint_paths,
                         setup_train_cfg)
 from hpm_mm.cli.config_loading import load_config
 
-from .conftest import ROOT, build_tiny_hpm, write_imagenet, write_tiny_config
+from .conftest import (ROOT, TINY_ARCH, build_tiny_hpm, write_imagenet,
+                       write_tiny_config)
 
 DEMO = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-demo_cpu.py')
 DET = osp.join(ROOT, 'configs', 'det',
@@ -52,10 +53,10 @@ def files(tmp_path_factory) -> dict:
     out['garbage'] = str(tmp / 'garbage.pth')
     with open(out['garbage'], 'wb') as f:
         f.write(b'<html>404 Not Found</html>\n' * 20)
-    # a checkpoint of the tiny architecture (32 wide, 2 layers, 32 px)
+    # a checkpoint of the tiny architecture at 2 layers (32 wide, 64 px)
     out['tiny'] = str(tmp / 'tiny_hpm.pth')
-    torch.save(dict(state_dict=build_tiny_hpm().state_dict(), meta={}),
-               out['tiny'])
+    two = build_tiny_hpm(backbone=dict(arch=dict(TINY_ARCH, num_layers=2)))
+    torch.save(dict(state_dict=two.state_dict(), meta={}), out['tiny'])
     data = open(out['tiny'], 'rb').read()
     out['truncated'] = str(tmp / 'truncated.pth')
     with open(out['truncated'], 'wb') as f:

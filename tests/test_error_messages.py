@@ -108,7 +108,7 @@ CASES = {
         'HPMViT: mask_ratio must be in (0, 1), got 1.5'),
     'vit img_size': (
         lambda: vit(img_size=30), ValueError,
-        'HPMViT: img_size 30 is not divisible by patch_size 8'),
+        'HPMViT: img_size 30 is not divisible by patch_size 16'),
     'vit nothing visible': (
         lambda: vit(mask_ratio=0.95), ValueError,
         'HPMViT: mask_ratio 0.95 leaves no visible patch of 16'),
@@ -130,17 +130,17 @@ CASES = {
         lambda: build_tiny_hpm(neck=dict(embed_dim=48)), ConfigError,
         'model.neck.embed_dim is 48 but model.backbone is 32 wide'),
     'hpm head patch size': (
-        lambda: build_tiny_hpm(head=dict(patch_size=16)), ConfigError,
-        'model.head.patch_size is 16 but model.backbone.patch_size is 8'),
+        lambda: build_tiny_hpm(head=dict(patch_size=32)), ConfigError,
+        'model.head.patch_size is 32 but model.backbone.patch_size is 16'),
     'hpm neck patch size': (
-        lambda: build_tiny_hpm(neck=dict(patch_size=16)), ConfigError,
-        'model.neck gives 768 outputs per patch but model.head.patch_size '
-        '8 needs 192 (check model.neck.patch_size and predict_feature_dim)'),
+        lambda: build_tiny_hpm(neck=dict(patch_size=32)), ConfigError,
+        'model.neck gives 3072 outputs per patch but model.head.patch_size '
+        '16 needs 768 (check model.neck.patch_size and predict_feature_dim)'),
     'hpm neck feature width, pixel head': (
         lambda: build_tiny_hpm(neck=dict(predict_feature_dim=32)),
         ConfigError,
         'model.neck gives 32 outputs per patch but model.head.patch_size '
-        '8 needs 192 (check model.neck.patch_size and predict_feature_dim)'),
+        '16 needs 768 (check model.neck.patch_size and predict_feature_dim)'),
     'hpm teacher_dtype': (
         lambda: build_tiny_hpm(teacher_dtype='fp8'), ValueError,
         "HPM: teacher_dtype must be None, 'bf16' or 'fp16', got 'fp8'"),
