@@ -15,7 +15,7 @@ from PIL import Image
 
 from hpm_mm.apis import MIM_ROOT, MODEL_INDEX
 from hpm_mm.converters import mmengine_safe_globals
-from hpm_mm.testing import ARCH
+from hpm_mm.testing import ARCH, tiny_model_overrides
 
 from .conftest import ROOT, build_tiny_hpm
 from .downstream.helpers import save_hpm_checkpoint
@@ -46,9 +46,7 @@ PAPER = {
     ('mIoU', 54.6),
 }
 PRETRAIN = 'hpm_vit-base-p16_8xb256-amp-coslr-800e_in1k'
-TINY_NECK = dict(
-    num_patches=16, patch_size=16, embed_dim=32, decoder_embed_dim=16,
-    decoder_depth=1, decoder_num_heads=2)
+TINY_NECK = tiny_model_overrides()['neck']
 
 
 def index_models():

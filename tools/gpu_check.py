@@ -37,8 +37,8 @@ from hpm_mm.testing import (IMG, deep_update, no_workers, shrink_det,
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-class CheckFailed(RuntimeError):
-    pass
+def fail(message: str) -> None:
+    raise SystemExit(f'gpu_check FAILED: {message}')
 
 
 def check_ops(device: str) -> None:
@@ -56,14 +56,13 @@ def check_ops(device: str) -> None:
     ref = layer(feats, rois)
     err = (layer(feats.to(device), rois.to(device)).cpu() - ref).abs().max()
     if err > 1e-4:
-        raise CheckFailed(f'RoIAlign on {device} differs from the CPU by '
-                          f'{err:.2e}')
+        fail(f'RoIAlign on {device} differs from the CPU by {err:.2e}')
     scores = torch.rand(64, generator=g)
     keep_ref = nms(boxes, scores, 0.5)[1]
     keep = nms(boxes.to(device), scores.to(device), 0.5)[1].cpu()
     if not torch.equal(keep, keep_ref):
-        raise CheckFailed(f'NMS on {device} keeps {keep.tolist()}, the CPU '
-                          f'{keep_ref.tolist()}')
+        fail(f'NMS on {device} keeps {keep.tolist()}, the CPU '
+             f'{keep_ref.tolist()}')
     print(f'RoIAlign max |{device} - cpu| = {err:.2e}; NMS keeps the same '
           f'{len(keep_ref)} of 64 boxes')
 
@@ -110,8 +109,8 @@ def train(cfg: Config, work_dir: str, what: str, amp: str = None,
               runner.message_hub.log_scalars.items() if 'loss' in k}
     bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
     if not losses or bad:
-        raise CheckFailed(f'{what}: no loss logged' if not losses else
-                          f'{what}: non-finite losses {bad}')
+        fail(f'{what}: non-finite losses {bad}' if bad else
+             f'{what}: no loss logged')
     print(f'{what}: {runner.iter} iterations, last losses ' + ', '.join(
         f'{k.split("/")[-1]}={v:.4f}' for k, v in sorted(losses.items())))
     return runner
@@ -139,7 +138,7 @@ def check_pretrain(work: str, dry: bool) -> None:
     moved = sum(not torch.equal(v, now[k])
                 for k, v in start.weights.items())
     if not moved:
-        raise CheckFailed('pre-training: the teacher did not move')
+        fail('pre-training: the teacher did not move')
     print(f'the teacher moved: {moved} of {len(start.weights)} tensors '
           'changed')
 
@@ -198,10 +197,7 @@ def main() -> None:
                        lambda: check_downstream(work, dry))]:
         print(f'\n== {title}', flush=True)
         t = time.time()
-        try:
-            fn()
-        except CheckFailed as e:
-            raise SystemExit(f'gpu_check FAILED ({title}): {e}')
+        fn()
         print(f'({time.time() - t:.0f} s)', flush=True)
     print(f'\ngpu_check: all checks passed in {time.time() - start:.0f} s '
           f'({work})')
