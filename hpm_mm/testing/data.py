@@ -41,7 +41,7 @@ def write_imagenet(root: str, *, num_classes: int = 2, per_class: int = 4,
     return root
 
 
-def write_coco(root: str, n_train: int = 4, n_val: int = 2,
+def write_coco(root: str, *, n_train: int = 4, n_val: int = 2,
                width: int = 128, height: int = 96, seed: int = 0) -> str:
     """COCO layout: {train,val}2017/*.jpg + annotations/instances_*.json.
 
@@ -88,7 +88,7 @@ def write_coco(root: str, n_train: int = 4, n_val: int = 2,
     return root
 
 
-def write_ade20k(root: str, n_train: int = 4, n_val: int = 2,
+def write_ade20k(root: str, *, n_train: int = 4, n_val: int = 2,
                  width: int = 96, height: int = 64, seed: int = 0) -> str:
     """ADEChallengeData2016 layout: images/ and annotations/ per split.
 
