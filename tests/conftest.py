@@ -77,7 +77,7 @@ def build_tiny_hpm(seed: int = 0, distinct_teacher: bool = False,
     model.init_weights()
     masker = model.masker
     if masker.fixed_alpha is not None or masker.ramp == 'none':
-        masker.set_alpha(masker.alpha_at(0, 1))
+        masker.update_alpha()  # constant: no training progress read
     if distinct_teacher:
         with torch.no_grad():  # state_dict() tensors share storage
             for t in model.teacher.module.state_dict().values():
@@ -92,13 +92,9 @@ def tiny_imagenet(tmp_path) -> str:
 
 
 def start_iteration(model, message_hub) -> None:
-    """What the Runner does before a training iteration: HPMTeacherHook
-    advances the masker's alpha_t to the hub's progress."""
-    from types import SimpleNamespace
-
-    from hpm_mm.engine.hooks import HPMTeacherHook
-    HPMTeacherHook().before_train_iter(
-        SimpleNamespace(model=model, message_hub=message_hub), 0)
+    """What a training forward does first: advance the masker's alpha_t to
+    the hub's progress."""
+    model.masker.update_alpha(message_hub)
 
 
 TINY_CONFIG = '''
