@@ -241,23 +241,16 @@ def test_mae_baseline_checkpoint_gives_its_encoder(tmp_path):
     too; they have no teacher."""
     from mmpretrain.registry import MODELS
 
-    from hpm_mm.testing import ARCH, GRID, IMG, PATCH
+    from hpm_mm.testing import tiny_model_overrides
+    tiny = tiny_model_overrides()
     mae = MODELS.build(
         dict(
             type='MAE',
-            backbone=dict(
-                type='MAEViT', arch=ARCH, img_size=IMG, patch_size=PATCH),
-            neck=dict(
-                type='MAEPretrainDecoder',
-                num_patches=GRID * GRID,
-                patch_size=PATCH,
-                embed_dim=ARCH['embed_dims'],
-                decoder_embed_dim=16,
-                decoder_depth=1,
-                decoder_num_heads=2),
+            backbone=dict(tiny['backbone'], type='MAEViT'),
+            neck=dict(tiny['neck'], type='MAEPretrainDecoder'),
             head=dict(
+                tiny['head'],
                 type='MAEPretrainHead',
-                patch_size=PATCH,
                 loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
     path = str(tmp_path / 'mae.pth')
     torch.save(dict(state_dict=mae.state_dict()), path)
