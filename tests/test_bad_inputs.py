@@ -524,14 +524,14 @@ def test_load_from_of_another_architecture_is_summarised(tiny_imagenet,
         '1 with another shape (e.g. backbone.pos_embed (1, 5, 32) vs '
         '(1, 17, 32))')
     # another depth
-    cfg.model.backbone.arch.num_layers = 3
-    cfg.load_from = str(tmp_path / 'two_layers.pth')
+    cfg.model.backbone.arch.num_layers = 5
+    cfg.load_from = str(tmp_path / 'four_layers.pth')
     torch.save({'state_dict': state}, cfg.load_from)
     with pytest.raises(CheckpointError) as err:
         Runner.from_cfg(cfg).train()
     assert str(err.value).startswith(f'{cfg.load_from} does not fit HPM: 24 '
-                                     'keys missing (e.g. backbone.layers.2.')
-    assert ('likely cause: depth 2 in the checkpoint vs 3 in the model '
+                                     'keys missing (e.g. backbone.layers.4.')
+    assert ('likely cause: depth 4 in the checkpoint vs 5 in the model '
             '(backbone.layers)') in str(err.value)
     assert not glob.glob(osp.join(cfg.work_dir, '*.pth'))
 
