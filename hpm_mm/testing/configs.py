@@ -50,7 +50,8 @@ def tiny_hpm_cfg(**overrides) -> dict:
             mean=[123.675, 116.28, 103.53],
             std=[58.395, 57.12, 57.375],
             to_rgb=True),
-        masker=dict(type='HardPatchMasker'))
+        masker=dict(type='HardPatchMasker'),
+        teacher=dict(type='HPMTeacherEMA'))
     parts = tiny_model_overrides()
     for key, type_name in (('backbone', 'HPMViT'), ('neck', 'HPMDecoder'),
                            ('head', 'HPMHead')):
