@@ -1,69 +1,21 @@
-"""Shared fixtures: tiny HPM models and tiny datasets in real formats."""
-import copy
+"""Shared fixtures: tiny HPM models and tiny datasets in real formats
+(built by hpm_mm.testing, imported here for the tests)."""
 import os
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.logging import MessageHub
-from PIL import Image
+from mmpretrain.registry import MODELS
 
 import hpm_mm  # noqa: F401
+from hpm_mm.testing import (ARCH, IMG, PATCH, deep_update,  # noqa: F401
+                            tiny_hpm_cfg, tiny_model_overrides,
+                            write_imagenet)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_ARCH = dict(
-    embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
-TINY_IMG, TINY_PATCH = 32, 8  # L = 16 patches, M = 12 masked
-
-
-def tiny_hpm_cfg(**overrides) -> dict:
-    """A tiny HPM model config (ViT 32-wide, 2 layers, 32 px, patch 8)."""
-    cfg = dict(
-        type='HPM',
-        data_preprocessor=dict(
-            type='SelfSupDataPreprocessor',
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375],
-            to_rgb=True),
-        backbone=dict(
-            type='HPMViT',
-            arch=TINY_ARCH,
-            img_size=TINY_IMG,
-            patch_size=TINY_PATCH,
-            mask_ratio=0.75),
-        neck=dict(
-            type='HPMDecoder',
-            num_patches=(TINY_IMG // TINY_PATCH)**2,
-            patch_size=TINY_PATCH,
-            embed_dim=32,
-            decoder_embed_dim=16,
-            decoder_depth=2,
-            decoder_num_heads=2),
-        head=dict(type='HPMHead', patch_size=TINY_PATCH),
-        masker=dict(type='HardPatchMasker'),
-        teacher=dict(type='HPMTeacherEMA'))
-    for key, val in overrides.items():
-        if isinstance(val, dict) and isinstance(cfg.get(key), dict):
-            cfg[key] = {**cfg[key], **val}
-        else:
-            cfg[key] = val
-    return copy.deepcopy(cfg)
-
-
-def tiny_model_overrides(size: int = TINY_IMG, patch: int = TINY_PATCH,
-                         arch: dict = TINY_ARCH) -> dict:
-    """Overrides that shrink a full pretrain config's model."""
-    return dict(
-        backbone=dict(arch=arch, img_size=size, patch_size=patch),
-        neck=dict(
-            num_patches=(size // patch)**2,
-            patch_size=patch,
-            embed_dim=arch['embed_dims'],
-            decoder_embed_dim=16,
-            decoder_depth=1,
-            decoder_num_heads=2),
-        head=dict(patch_size=patch))
+# hpm_mm.testing's tiny ViT, under the names the pre-training tests use
+TINY_ARCH, TINY_IMG, TINY_PATCH = ARCH, IMG, PATCH
 
 
 def outside_a_runner():
@@ -112,30 +64,23 @@ def set_progress(hub: MessageHub, epoch: int = 0, max_epochs: int = 10,
     hub.update_info('max_iters', max_iters)
 
 
-def write_imagenet(root: str, num_classes: int = 2, per_class: int = 4,
-                   size: int = 48, seed: int = 0) -> str:
-    """Write a tiny ImageNet-format split: train/<class>/*.JPEG + meta file.
+def build_tiny_hpm(seed: int = 0, distinct_teacher: bool = False,
+                   **overrides):
+    """An initialised tiny HPM (:func:`tiny_hpm_cfg` with ``overrides``).
 
-    Returns:
-        str: ``root``.
+    A constant mined fraction (``fixed_alpha`` or ``ramp='none'``) is set
+    when the masker is built. With ``distinct_teacher`` the teacher is perturbed away
+    from the student (as after training), so tests can tell them apart.
     """
-    rng = np.random.default_rng(seed)
-    lines = []
-    for c in range(num_classes):
-        wnid = f'n{c:08d}'
-        folder = osp.join(root, 'train', wnid)
-        os.makedirs(folder, exist_ok=True)
-        for i in range(per_class):
-            # smooth random images: low-frequency noise upsampled
-            low = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-            img = Image.fromarray(low).resize((size, size), Image.BICUBIC)
-            name = f'{wnid}_{i}.JPEG'
-            img.save(osp.join(folder, name), quality=90)
-            lines.append(f'{wnid}/{name} {c}')
-    os.makedirs(osp.join(root, 'meta'), exist_ok=True)
-    with open(osp.join(root, 'meta', 'train.txt'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    return root
+    torch.manual_seed(seed)
+    model = MODELS.build(tiny_hpm_cfg(**overrides))
+    model.init_weights()
+    if distinct_teacher:
+        with torch.no_grad():  # state_dict() tensors share storage
+            for t in model.teacher.module.state_dict().values():
+                if t.is_floating_point():
+                    t.add_(0.05 * torch.randn_like(t))
+    return model
 
 
 @pytest.fixture
@@ -143,30 +88,10 @@ def tiny_imagenet(tmp_path) -> str:
     return write_imagenet(str(tmp_path / 'imagenet'))
 
 
-def build_tiny_hpm(**overrides):
-    """A tiny initialised HPM (a constant alpha_t, ``fixed_alpha`` or
-    ``ramp='none'``, is set at construction)."""
-    from mmpretrain.registry import MODELS
-    torch.manual_seed(0)
-    model = MODELS.build(tiny_hpm_cfg(**overrides))
-    model.init_weights()
-    return model
-
-
 def start_iteration(model, message_hub) -> None:
     """What a training forward does first: advance the masker's alpha_t to
     the hub's progress."""
     model.masker.update_alpha(message_hub)
-
-
-def deep_update(target: dict, overrides: dict) -> dict:
-    """Recursively merge ``overrides`` into the (Config)dict ``target``."""
-    for key, val in overrides.items():
-        if isinstance(val, dict) and isinstance(target.get(key), dict):
-            deep_update(target[key], val)
-        else:
-            target[key] = val
-    return target
 
 
 TINY_CONFIG = '''
@@ -202,17 +127,16 @@ log_processor = dict(window_size=1, num_digits=10)
 
 
 def write_tiny_config(path: str, data_root: str, batch_size: int = 4,
-                      max_epochs: int = 2, size: int = TINY_IMG,
-                      patch: int = TINY_PATCH, arch: dict = TINY_ARCH) -> str:
-    """A config file inheriting configs/pretrain/hpm_vit-b.py, shrunk
-    (to ``arch`` at ``size`` px with ``patch`` px patches)."""
+                      max_epochs: int = 2) -> str:
+    """A config file inheriting configs/pretrain/hpm_vit-b.py, shrunk to
+    hpm_mm.testing's tiny model."""
     base = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b.py')
-    model = tiny_model_overrides(size, patch, arch)
+    model = tiny_model_overrides()
     model['backbone']['arch'] = dict(model['backbone']['arch'],
                                      _delete_=True)  # base arch is 'b'
     with open(path, 'w') as f:
         f.write(TINY_CONFIG.format(base=base, model=model,
                                    data_root=data_root,
                                    batch_size=batch_size,
-                                   max_epochs=max_epochs, size=size))
+                                   max_epochs=max_epochs, size=IMG))
     return path

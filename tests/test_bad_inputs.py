@@ -26,7 +26,8 @@ from hpm_mm.cli import (DatasetError, check_checkpoint_paths,
                         check_datasets_not_empty, find_resume_checkpoint,
                         load_config, setup_train_cfg)
 
-from .conftest import ROOT, build_tiny_hpm, write_imagenet, write_tiny_config
+from .conftest import (ROOT, TINY_ARCH, build_tiny_hpm, write_imagenet,
+                       write_tiny_config)
 
 DEMO = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-demo_cpu.py')
 DET = osp.join(ROOT, 'configs', 'det',
@@ -47,10 +48,10 @@ def files(tmp_path_factory) -> dict:
     out['garbage'] = str(tmp / 'garbage.pth')
     with open(out['garbage'], 'wb') as f:
         f.write(b'<html>404 Not Found</html>\n' * 20)
-    # a checkpoint of the tiny architecture (32 wide, 2 layers, 32 px)
+    # a checkpoint of the tiny architecture at 2 layers (32 wide, 64 px)
     out['tiny'] = str(tmp / 'tiny_hpm.pth')
-    torch.save(dict(state_dict=build_tiny_hpm().state_dict(), meta={}),
-               out['tiny'])
+    two = build_tiny_hpm(backbone=dict(arch=dict(TINY_ARCH, num_layers=2)))
+    torch.save(dict(state_dict=two.state_dict(), meta={}), out['tiny'])
     data = open(out['tiny'], 'rb').read()
     out['truncated'] = str(tmp / 'truncated.pth')
     with open(out['truncated'], 'wb') as f:
@@ -410,14 +411,14 @@ def test_load_from_of_another_architecture_is_summarised(tiny_imagenet,
         '1 with another shape (e.g. backbone.pos_embed (1, 5, 32) vs '
         '(1, 17, 32))')
     # another depth
-    cfg.model.backbone.arch.num_layers = 3
-    cfg.load_from = str(tmp_path / 'two_layers.pth')
+    cfg.model.backbone.arch.num_layers = 5
+    cfg.load_from = str(tmp_path / 'four_layers.pth')
     torch.save({'state_dict': state}, cfg.load_from)
     with pytest.raises(CheckpointError) as err:
         Runner.from_cfg(cfg).train()
     assert str(err.value).startswith(f'{cfg.load_from} does not fit HPM: 24 '
-                                     'keys missing (e.g. backbone.layers.2.')
-    assert ('likely cause: depth 2 in the checkpoint vs 3 in the model '
+                                     'keys missing (e.g. backbone.layers.4.')
+    assert ('likely cause: depth 4 in the checkpoint vs 5 in the model '
             '(backbone.layers)') in str(err.value)
     assert not glob.glob(osp.join(cfg.work_dir, '*.pth'))
 

@@ -16,7 +16,7 @@ from torch._dynamo.testing import CompileCounter
 
 from hpm_mm.models import HPM
 
-from .conftest import ROOT, set_progress
+from .conftest import ROOT, TINY_ARCH, set_progress
 
 EPOCHS = 800  # the released schedule: alpha_t = 0.5 (e + 1) / 800
 
@@ -24,8 +24,7 @@ EPOCHS = 800  # the released schedule: alpha_t = 0.5 (e + 1) / 800
 def real_config_model() -> torch.nn.Module:
     cfg = Config.fromfile(f'{ROOT}/configs/pretrain/hpm_vit-b.py')
     model_cfg = cfg.model
-    model_cfg.backbone.arch = dict(
-        embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+    model_cfg.backbone.arch = dict(TINY_ARCH)
     model_cfg.backbone.drop_path_rate = 0.1
     model_cfg.neck.update(embed_dim=32, decoder_embed_dim=16,
                           decoder_depth=1, decoder_num_heads=2)

@@ -102,7 +102,7 @@ CASES = {
         ('HPMViT', 'mask_ratio', '1.5')),
     'vit img_size': (
         lambda: vit(img_size=30), ValueError,
-        ('HPMViT', 'img_size', '30', 'patch_size', '8')),
+        ('HPMViT', 'img_size', '30', 'patch_size', '16')),
     'vit nothing visible': (
         lambda: vit(mask_ratio=0.95), ValueError,
         ('HPMViT', 'mask_ratio', '0.95')),
@@ -121,14 +121,14 @@ CASES = {
         lambda: build_tiny_hpm(neck=dict(embed_dim=48)), ConfigError,
         ('neck.embed_dim', '48', 'backbone', '32')),
     'hpm head patch size': (
-        lambda: build_tiny_hpm(head=dict(patch_size=16)), ConfigError,
-        ('head.patch_size', '16', 'backbone.patch_size', '8')),
+        lambda: build_tiny_hpm(head=dict(patch_size=32)), ConfigError,
+        ('head.patch_size', '32', 'backbone.patch_size', '16')),
     'hpm neck patch size': (
-        lambda: build_tiny_hpm(neck=dict(patch_size=16)), ConfigError,
-        ('neck', '768', 'head.patch_size', '192')),
+        lambda: build_tiny_hpm(neck=dict(patch_size=32)), ConfigError,
+        ('neck', '3072', 'head.patch_size', '768')),
     'hpm neck feature width, pixel head': (
         lambda: build_tiny_hpm(neck=dict(predict_feature_dim=32)),
-        ConfigError, ('neck', '32', 'head.patch_size', '192')),
+        ConfigError, ('neck', '32', 'head.patch_size', '768')),
     'hpm teacher_dtype': (
         lambda: build_tiny_hpm(teacher_dtype='fp8'), ValueError,
         ('HPM', 'teacher_dtype', 'fp8')),

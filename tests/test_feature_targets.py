@@ -285,13 +285,14 @@ def test_bad_target_configs(tmp_path):
     with pytest.raises(ValueError, match='needs head HPMFeatureHead'):
         build_hpm()
     with pytest.raises(ValueError,
-                       match='predict_feature_dim is 192, the target CLIP'):
+                       match='predict_feature_dim is 768, the target CLIP'):
         build_hpm(clip)
     with pytest.raises(ValueError, match='has 32 channels'):
         build_hpm(dict(type='EMAFeatureTarget'), 12)
-    big = write_clip(tmp_path / 'big.pth', tiny_clip(input_resolution=64))
+    big = write_clip(tmp_path / 'big.pth',
+                     tiny_clip(input_resolution=2 * TINY_IMG))
     big_cfg = dict(clip_target_cfg(big),
-                   arch=dict(CLIP_ARCH, input_resolution=64))
+                   arch=dict(CLIP_ARCH, input_resolution=2 * TINY_IMG))
     with pytest.raises(ValueError, match='gives 64 patches, the backbone 16'):
         build_hpm(big_cfg, 12)
     with pytest.raises(ValueError, match='predict_feature_dim must be'):

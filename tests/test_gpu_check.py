@@ -16,8 +16,9 @@ def test_gpu_check_dry_run(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     assert 'NMS keeps the same' in out
-    assert 'fp32: HPM' in out and 'HPM/MAE time ratio' in out
+    assert 'HPM/MAE time ratio' in out and 'HPM time split' in out
     assert 'pre-training (fp32 on the CPU): 2 iterations' in out
+    assert 'the teacher moved' in out
     assert 'Mask R-CNN: 2 iterations' in out
     assert 'UperNet: 2 iterations' in out
     assert 'gpu_check: all checks passed' in out

@@ -9,10 +9,10 @@ from PIL import Image
 
 from hpm_mm.apis import HardPatchInferencer, resize_center_crop
 from hpm_mm.converters import CheckpointError
-from hpm_mm.testing import IMG
+from hpm_mm.testing import IMG, tiny_hpm_cfg
 
-from .downstream.helpers import (build_hpm, hpm_cfg, released_checkpoint,
-                                 save_hpm_checkpoint)
+from .conftest import build_tiny_hpm
+from .downstream.helpers import released_checkpoint, save_hpm_checkpoint
 
 PREPROCESSOR = dict(
     type='SelfSupDataPreprocessor',
@@ -23,7 +23,7 @@ M = 12  # 16 patches of the tiny model, 75% masked
 
 
 def tiny_model():
-    model = build_hpm(distinct_teacher=True)
+    model = build_tiny_hpm(distinct_teacher=True)
     model.data_preprocessor = MODELS.build(PREPROCESSOR)
     return model
 
@@ -35,7 +35,7 @@ def files(tmp_path_factory):
     model = tiny_model()
     ckpt = save_hpm_checkpoint(model, str(tmp / 'tiny.pth'))
     cfg = tmp / 'tiny_hpm.py'
-    model_cfg = dict(hpm_cfg(), data_preprocessor=PREPROCESSOR)
+    model_cfg = tiny_hpm_cfg(data_preprocessor=PREPROCESSOR)
     cfg.write_text("custom_imports = dict(imports=['hpm_mm'])\n"
                    f'model = {model_cfg!r}\n')
     rng = np.random.default_rng(0)
@@ -134,7 +134,7 @@ def test_bad_inputs(files, tmp_path):
     # a checkpoint of another architecture, and one with a key missing
     other = str(tmp_path / 'other.pth')
     bigger = MODELS.build(
-        dict(hpm_cfg(), neck=dict(hpm_cfg()['neck'], decoder_embed_dim=32)))
+        tiny_hpm_cfg(neck=dict(decoder_embed_dim=32)))
     torch.save(dict(state_dict=bigger.state_dict()), other)
     with pytest.raises(CheckpointError, match=r'other.pth does not fit HPM: '
                        r'.*width 32 in the checkpoint vs 16 in the model \(neck\)'):

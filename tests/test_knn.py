@@ -18,11 +18,11 @@ from hpm_mm.converters import CheckpointError
 from hpm_mm.evaluation import (build_encoder, build_split, extract_features,
                                knn_classify, labels_of, topk_neighbours)
 
-from .conftest import ROOT, load_ckpt
+from .conftest import ROOT, build_tiny_hpm, load_ckpt
 from hpm_mm.testing import write_imagenet
 
-from .downstream.helpers import (build_hpm, convert, load_tool,
-                                 released_checkpoint, save_hpm_checkpoint)
+from .downstream.helpers import (convert, load_tool, released_checkpoint,
+                                 save_hpm_checkpoint)
 
 
 def _clusters(n_per_class, num_classes, dim, noise, seed):
@@ -182,7 +182,8 @@ def test_missing_split_is_named(tmp_path):
 
 @pytest.fixture(scope='module')
 def tiny_hpm():
-    return build_hpm(seed=0).eval()  # the teacher differs from the student
+    # the teacher differs from the student
+    return build_tiny_hpm(distinct_teacher=True).eval()
 
 
 def _cls_features(backbone, x):

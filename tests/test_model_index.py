@@ -15,10 +15,10 @@ from PIL import Image
 
 from hpm_mm.apis import MIM_ROOT, MODEL_INDEX
 from hpm_mm.converters import mmengine_safe_globals
-from hpm_mm.testing import ARCH
+from hpm_mm.testing import ARCH, tiny_model_overrides
 
-from .conftest import ROOT, TINY_ARCH
-from .downstream.helpers import build_hpm, save_hpm_checkpoint
+from .conftest import ROOT, build_tiny_hpm
+from .downstream.helpers import save_hpm_checkpoint
 
 #: Configs without an entry: the CPU demo, the template for your own
 #: images, and the short aliases.
@@ -46,9 +46,7 @@ PAPER = {
     ('mIoU', 54.6),
 }
 PRETRAIN = 'hpm_vit-base-p16_8xb256-amp-coslr-800e_in1k'
-TINY_NECK = dict(
-    num_patches=16, patch_size=16, embed_dim=32, decoder_embed_dim=16,
-    decoder_depth=1, decoder_num_heads=2)
+TINY_NECK = tiny_model_overrides()['neck']
 
 
 def index_models():
@@ -133,7 +131,7 @@ def test_list_models_and_modelhub():
 def tiny_ckpt(tmp_path_factory):
     """A tiny HPM (ViT 32 wide, 64 px, patch 16) whose teacher differs from
     its student, saved as CheckpointHook does."""
-    model = build_hpm(distinct_teacher=True)
+    model = build_tiny_hpm(distinct_teacher=True)
     path = tmp_path_factory.mktemp('index') / 'tiny.pth'
     return model, save_hpm_checkpoint(model, str(path))
 
@@ -190,7 +188,7 @@ def test_inference_model_on_a_classifier_entry(tmp_path):
     name = 'vit-base-p16_hpm-800e-pre_8xb48-coslr-100e_in1k'
 
     def tiny():  # fresh: merging pops `_delete_`
-        return dict(backbone=dict(arch=dict(TINY_ARCH, _delete_=True)),
+        return dict(backbone=dict(arch=dict(ARCH, _delete_=True)),
                     head=dict(in_channels=32))
 
     torch.manual_seed(0)

@@ -341,9 +341,9 @@ def test_every_layer_norm_has_eps_1e_6():
     model = build_tiny_hpm()
     norms = [m for m in model.modules()
              if isinstance(m, torch.nn.LayerNorm)]
-    # 2 per block (2 encoder, 2 + 2 decoder blocks), 3 final norms; student
+    # 2 per block (encoder, 2 + 2 decoder blocks), 3 final norms; student
     # and teacher
-    assert len(norms) == 2 * (2 * (2 + 2 + 2) + 3)
+    assert len(norms) == 2 * (2 * (TINY_ARCH['num_layers'] + 2 + 2) + 3)
     assert all(m.eps == 1e-6 for m in norms)
 
 

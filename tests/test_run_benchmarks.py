@@ -23,11 +23,10 @@ import pytest
 import torch
 from mmpretrain.models import VisionTransformer
 
-from hpm_mm.testing import (ARCH, IMG, PATCH, shrink_cls, shrink_det,
-                            shrink_seg, write_ade20k, write_coco,
-                            write_imagenet)
+from hpm_mm.testing import (ARCH, IMG, shrink_cls, shrink_det, shrink_seg,
+                            write_ade20k, write_coco, write_imagenet)
 
-from .conftest import (ROOT, pythonpath_with_sitecustomize,
+from .conftest import (ROOT, build_tiny_hpm, pythonpath_with_sitecustomize,
                        write_tiny_config)
 from .downstream.helpers import config
 
@@ -189,8 +188,7 @@ def suite(tmp_path_factory):
     imagenet = write_imagenet(str(tmp / 'imagenet'))
     coco = write_coco(str(tmp / 'coco'))
     ade = write_ade20k(str(tmp / 'ade'), width=128, height=96)
-    pre_cfg = write_tiny_config(str(tmp / 'pretrain.py'), imagenet,
-                                size=IMG, patch=PATCH, arch=ARCH)
+    pre_cfg = write_tiny_config(str(tmp / 'pretrain.py'), imagenet)
     pre_dir = str(tmp / 'pretrain')
     done = subprocess.run(
         [sys.executable, 'tools/train.py', pre_cfg, '--work-dir', pre_dir],
@@ -421,8 +419,9 @@ def test_bad_inputs_end_in_one_line(tmp_path, capsys, hpm_tiny_ckpt):
 
 @pytest.fixture
 def hpm_tiny_ckpt(tmp_path):
-    from .downstream.helpers import build_hpm, save_hpm_checkpoint
-    return save_hpm_checkpoint(build_hpm(), str(tmp_path / 'hpm.pth'))
+    from .downstream.helpers import save_hpm_checkpoint
+    return save_hpm_checkpoint(build_tiny_hpm(distinct_teacher=True),
+                               str(tmp_path / 'hpm.pth'))
 
 
 def _fake(tmp_path, name: str) -> dict:

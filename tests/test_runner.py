@@ -11,7 +11,8 @@ from mmengine.runner import Runner
 
 from hpm_mm.cli import check_dataset_paths, setup_train_cfg
 
-from .conftest import ROOT, deep_update, load_ckpt, tiny_model_overrides
+from .conftest import (ROOT, TINY_IMG, deep_update, load_ckpt,
+                       tiny_model_overrides)
 
 CONFIG = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-b.py')
 
@@ -27,7 +28,7 @@ def tiny_cfg(data_root: str, work_dir: str, max_epochs: int = 2) -> Config:
             num_workers=0,
             persistent_workers=False,
             dataset=dict(data_root=data_root)))
-    cfg.train_dataloader.dataset.pipeline[1].scale = 32
+    cfg.train_dataloader.dataset.pipeline[1].scale = TINY_IMG
     cfg.train_cfg.max_epochs = max_epochs
     cfg.param_scheduler[0].end = 1
     cfg.param_scheduler[1].begin = 1

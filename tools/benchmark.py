@@ -1,45 +1,49 @@
 """Training-step cost of HPM against mmpretrain's MAE, in one process.
 
-Times forward + backward + optimizer step (+ the teacher's EMA update for
-HPM) after warm-up, alternating HPM and MAE, and reports the median, FLOPs
-per step (``torch.utils.flop_counter``), the memory the autograd graph
-keeps (saved activations), CUDA peak memory when on a GPU, and HPM's time
-split across teacher, masker, student, head, backward/optimizer and EMA
-(``torch.profiler`` ranges opened around the model's parts from outside,
-see :mod:`hpm_mm.profiling`).
+Times ``model.train_step(data, optim_wrapper)``, the step the Runner runs
+(preprocessing, loss, loss parsing, backward, clipping, optimizer and, for
+HPM, the teacher update), with each config's optimizer wrapper built by
+mmengine (``AmpOptimWrapper`` with ``--amp``), alternating HPM and MAE
+after warm-up. Reports images/s, CUDA peak memory, HPM's time split and the
+masker's time. The split is read by ``torch.profiler`` from ranges that
+forward hooks open and close on HPM's modules (:func:`phase_ranges`): the
+model carries no profiling code and none of its methods is replaced.
 
 Examples::
 
-    python tools/benchmark.py                       # ViT-B/16, 224 px, batch 8, CPU
+    python tools/benchmark.py                       # ViT-B/16, 224 px, batch 8
     python tools/benchmark.py --device cuda --amp --batch 64
     python tools/benchmark.py --device cuda --amp --amp-dtype bf16 --batch 64
-    python tools/benchmark.py --arch deit-tiny --img-size 64 --repeats 1
-    python tools/benchmark.py --masker-batch 256    # masker timing only
-    python tools/benchmark.py --compile             # eager vs torch.compile
-    python tools/benchmark.py --compile --threads 1 --arch deit-tiny \
-        --img-size 32 --batch 4
+    python tools/benchmark.py --arch deit-tiny --img-size 32 --repeats 1
 """
 import argparse
+import os.path as osp
 import statistics
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional
 
 import torch
+from mmengine.config import Config
 from mmengine.logging import MessageHub, MMLogger
+from mmengine.optim import build_optim_wrapper
 from mmpretrain.models import VisionTransformer
+from mmpretrain.registry import MODELS
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile, record_function
 
 import hpm_mm  # noqa: F401
-from hpm_mm.models.maskers import top_ranked
-from hpm_mm.profiling import (Clock, build_model, measure_step_cost,
-                              time_masker)
+from hpm_mm.models import HardPatchMasker
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+PHASES = ('teacher', 'masker', 'encoder', 'decoder', 'head')
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--arch', default='b',
                    choices=sorted(VisionTransformer.arch_zoo),
-                   help="mmpretrain ViT arch: 'b', 'l', 'h'; 'deit-tiny' "
-                   'for a quick check')
+                   help="mmpretrain ViT arch ('deit-tiny': a quick check)")
     p.add_argument('--img-size', type=int, default=224)
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--alpha', type=float, default=0.5,
@@ -49,165 +53,196 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--device', default='cuda' if torch.cuda.is_available()
                    else 'cpu')
     p.add_argument('--amp', action='store_true',
-                   help='fp16 autocast (CUDA) / bf16 autocast (CPU)')
-    p.add_argument('--amp-dtype', choices=['fp16', 'bf16'], default=None,
-                   help='autocast dtype of --amp (default: fp16 on CUDA, '
-                   'bf16 on the CPU)')
-    p.add_argument('--threads', type=int, default=None,
-                   help='torch CPU threads (default: torch default)')
-    p.add_argument('--teacher-dtype', choices=['bf16', 'fp16'], default=None,
-                   help="HPM's teacher_dtype flag (teacher under autocast)")
+                   help="mmengine's AmpOptimWrapper (CUDA)")
+    p.add_argument('--amp-dtype', choices=['fp16', 'bf16'], default='fp16')
+    p.add_argument('--threads', type=int, help='torch CPU threads')
+    p.add_argument('--teacher-dtype', choices=['bf16', 'fp16'],
+                   help="HPM's teacher_dtype (teacher under autocast)")
     p.add_argument('--masker-batch', type=int, default=256,
                    help='batch size of the separate masker timing')
     p.add_argument('--compile', action='store_true',
-                   help='only measure HPM and MAE steps with and without '
-                   'torch.compile of model.loss (forward, losses and, '
-                   'through AOTAutograd, backward)')
-    return p.parse_args()
+                   help='time torch.compile(model.train_step), what '
+                   "mmengine's compile=True runs (the split stays eager)")
+    args = p.parse_args(argv)
+    if args.amp and not args.device.startswith('cuda'):
+        p.error("--amp needs --device cuda (mmengine's AmpOptimWrapper)")
+    return args
 
 
-def hard_patch_change(model, x: torch.Tensor, alpha: float) -> float:
-    """Fraction of the teacher's top-n_hard patches that differ from fp32."""
-    n_hard = model.masker.num_hard(alpha)
-    low = model.teacher_forward(x, with_scores=True)[0]
-    dtype, model.teacher_dtype = model.teacher_dtype, None
-    full = model.teacher_forward(x, with_scores=True)[0]
-    model.teacher_dtype = dtype
-    low, full = top_ranked(low, n_hard), top_ranked(full, n_hard)
-    return 1 - (low & full).sum().item() / full.sum().item()
+def build(config: str, args) -> tuple:
+    """A pre-training config's model at ``--arch``/``--img-size`` (HPM at
+    ``--alpha``) and its optimizer wrapper, both built by mmengine."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'pretrain', config))
+    m = cfg.model
+    m.backbone.update(arch=args.arch, img_size=args.img_size)
+    width = VisionTransformer.arch_zoo[args.arch]['embed_dims']
+    m.neck.update(num_patches=(args.img_size // 16)**2, embed_dim=width)
+    if m.type == 'HPM':
+        m.update(teacher_dtype=args.teacher_dtype, masker=dict(
+            type='HardPatchMasker', fixed_alpha=args.alpha))
+    model = MODELS.build(m)
+    model.init_weights()
+    if m.type == 'HPM':
+        model.masker.set_alpha(args.alpha)
+    wrapper = {k: v for k, v in cfg.optim_wrapper.items()
+               if k not in ('loss_scale', 'dtype')}  # AMP: set here
+    wrapper['type'] = 'OptimWrapper'
+    if args.amp:
+        bf16 = args.amp_dtype == 'bf16'
+        wrapper.update(type='AmpOptimWrapper',
+                       dtype='bfloat16' if bf16 else 'float16',
+                       loss_scale=dict(enabled=False) if bf16 else 'dynamic')
+    model = model.to(args.device).train()
+    return model, build_optim_wrapper(model, wrapper)
 
 
-def amp_dtype(args) -> torch.dtype:
-    if args.amp_dtype is not None:
-        return dict(fp16=torch.float16, bf16=torch.bfloat16)[args.amp_dtype]
-    return torch.float16 if args.device.startswith('cuda') else torch.bfloat16
+@contextmanager
+def phase_ranges(model: torch.nn.Module) -> Iterator[None]:
+    """Profiler ranges over HPM's phases, opened and closed by hooks.
 
-
-def compile_benchmark(args, autocast) -> None:
-    """Median step of HPM and MAE, eager against ``torch.compile``.
-
-    The step is ``model.loss`` (compiled or not) + backward + AdamW (+ the
-    teacher's EMA for HPM), the same for both modes; the first compiled call
-    (tracing and Inductor code generation) is reported apart.
+    ``teacher`` runs from the start of the teacher's encoder to the start of
+    the masker (the teacher's encoder and loss-predictor branch);
+    ``masker``, ``encoder`` (``model.backbone``) and ``decoder``
+    (``model.neck``) span their module's forward; ``head`` runs from the end
+    of the decoder to the end of the model's forward (target and losses).
+    The hooks are removed on exit.
     """
-    from torch._dynamo.utils import counters
+    marks = [  # module, pre/post forward, range to close, range to open
+        (model.teacher.module.backbone, 'pre', None, 'teacher'),
+        (model.masker, 'pre', 'teacher', 'masker'),
+        (model.masker, 'post', 'masker', None),
+        (model.backbone, 'pre', None, 'encoder'),
+        (model.backbone, 'post', 'encoder', None),
+        (model.neck, 'pre', None, 'decoder'),
+        (model.neck, 'post', 'decoder', 'head'),
+        (model, 'post', 'head', None)]
+    opened = {}
 
-    from hpm_mm.models.utils import float_drop_path_probs
-    device = args.device
-    x = torch.randn(args.batch, 3, args.img_size, args.img_size,
-                    device=device)
-    clock = Clock(device)
-    results = {}
-    for name, config in (('HPM', 'hpm_vit-b.py'), ('MAE', 'mae_vit-b.py')):
-        torch.manual_seed(0)
-        # MAE gets HPM's compile-friendly DropPath floats too (fair timing)
-        model = float_drop_path_probs(
-            build_model(config, args.arch, args.img_size, args.alpha,
-                        device))
-        opt = torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad], lr=1e-4)
-        for mode in ('eager', 'compiled'):
-            torch._dynamo.reset()
-            counters.clear()
-            loss_fn = torch.compile(model.loss) if mode == 'compiled' \
-                else model.loss
+    def hook(close: Optional[str], open_: Optional[str]) -> Callable:
+        def mark(*_) -> None:
+            if close in opened:
+                opened.pop(close).__exit__(None, None, None)
+            if open_ is not None:
+                opened[open_] = record_function(open_).__enter__()
+        return mark
 
-            def step():
-                with autocast():
-                    losses = loss_fn(x, None)
-                    loss = sum(v for k, v in losses.items() if 'loss' in k)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if name == 'HPM':
-                    model.teacher.update(model.student_modules(), epoch=0)
+    handles = [(module.register_forward_pre_hook if when == 'pre' else
+                module.register_forward_hook)(hook(close, open_))
+               for module, when, close, open_ in marks]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
-            clock.sync()
-            t = time.perf_counter()
-            step()
-            clock.sync()
-            first = time.perf_counter() - t
-            for _ in range(args.warmup):
+
+def phase_split(model: torch.nn.Module, step: Callable[[], None],
+                device: str, repeats: int = 1) -> Dict[str, float]:
+    """Seconds per ``step`` of HPM in each of :data:`PHASES` and ``rest``
+    (preprocessing, backward, optimizer, teacher update): the ranges' CPU
+    time, or on a GPU the CUDA time of their kernels.
+
+    Raises:
+        RuntimeError: A phase recorded no time (its module was not called),
+            so the split would be silently wrong.
+    """
+    cuda = device.startswith('cuda')
+    activities = [ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * cuda
+    with phase_ranges(model), profile(activities=activities) as prof:
+        for _ in range(repeats):
+            with record_function('step'):
                 step()
-            ts = []
-            for _ in range(args.repeats):
-                clock.sync()
-                t = time.perf_counter()
-                step()
-                clock.sync()
-                ts.append(time.perf_counter() - t)
-            results[name, mode] = (statistics.median(ts), first,
-                                   counters['stats']['unique_graphs'])
-    print(f'device={device} threads={torch.get_num_threads()} '
-          f'arch=ViT-{args.arch} img={args.img_size} batch={args.batch} '
-          f'alpha={args.alpha} amp={args.amp} repeats={args.repeats}')
-    for name in ('HPM', 'MAE'):
-        eager, compiled = results[name, 'eager'], results[name, 'compiled']
-        print(f'{name}: eager {eager[0] * 1e3:8.1f} ms  compiled '
-              f'{compiled[0] * 1e3:8.1f} ms  speed-up '
-              f'{eager[0] / compiled[0]:.2f}x  (first compiled step '
-              f'{compiled[1]:.1f} s, {compiled[2]} graph(s))')
-    for mode in ('eager', 'compiled'):
-        print(f'HPM/MAE time ratio {mode}: '
-              f"{results['HPM', mode][0] / results['MAE', mode][0]:.3f}")
+        sync(device)
+    host = [e for e in prof.events() if e.device_type == DeviceType.CPU]
+    totals = dict.fromkeys(PHASES + ('step', ), 0.0)
+    for e in host:
+        if e.name in totals:
+            totals[e.name] += e.device_time_total if cuda else \
+                e.cpu_time_total
+    if cuda:  # every kernel of the step, backward's included
+        totals['step'] = sum(e.self_device_time_total for e in host)
+    missing = [p for p in PHASES if not totals[p]]
+    if missing:
+        raise RuntimeError('phase_split: no time recorded for '
+                           + ', '.join(missing))
+    totals['rest'] = totals.pop('step') - sum(totals[p] for p in PHASES)
+    return {k: v / 1e6 / repeats for k, v in totals.items()}
 
 
-def main() -> None:
-    args = parse_args()
+def sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def timed(fn: Callable[[], None], device: str) -> float:
+    """Seconds ``fn`` takes, device work included."""
+    sync(device)
+    t = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t
+
+
+def time_masker(batch: int, device: str, repeats: int = 50) -> float:
+    """Median milliseconds of one ViT-B/16 mask (L 196, M 147, n_hard 73)."""
+    masker = HardPatchMasker(num_patches=196, num_masked=147).to(device)
+    masker.set_alpha(0.5)
+    scores = torch.randn(batch, 196, device=device)
+    for _ in range(5):
+        masker(scores, batch)
+    return statistics.median(
+        timed(lambda: masker(scores, batch), device)
+        for _ in range(repeats)) * 1e3
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.compile:
-        if args.amp:
-            dtype = amp_dtype(args)
-            autocast = lambda: torch.autocast(  # noqa: E731
-                args.device.split(':')[0], dtype=dtype)
-        else:
-            autocast = nullcontext
-        MMLogger.get_instance('benchmark', log_level='WARNING')
-        return compile_benchmark(args, autocast)
     MessageHub.get_instance('benchmark')
     MMLogger.get_instance('benchmark', log_level='WARNING')  # quiet init
-    device = args.device
     torch.manual_seed(0)
-    if args.amp:
-        dtype = amp_dtype(args)
-        autocast = lambda: torch.autocast(device.split(':')[0], dtype=dtype)  # noqa
-    else:
-        autocast = nullcontext
-    cost = measure_step_cost(args.arch, args.img_size, args.batch,
-                             args.alpha, device, autocast, args.repeats,
-                             args.warmup, args.teacher_dtype)
-    med, flops, saved = cost['step_s'], cost['flops'], cost['saved_bytes']
-    peak, split = cost['peak_bytes'], cost['split']
-    teacher_saved = cost['teacher_saved_bytes']
-    print(f'device={device} threads={torch.get_num_threads()} '
-          f'arch=ViT-{args.arch}/16 img={args.img_size} '
-          f'batch={args.batch} alpha={args.alpha} amp={args.amp} '
-          f'repeats={args.repeats}')
-    for k in med:
-        line = (f'{k}: step {med[k] * 1e3:8.1f} ms  '
-                f'FLOPs {flops[k] / 1e12:7.3f} T  '
-                f'saved activations {saved[k] / 2**20:8.1f} MiB')
-        if peak:
-            line += f'  CUDA peak {peak[k] / 2**20:8.1f} MiB'
-        print(line)
-    t_ratio = med['HPM'] / med['MAE']
-    f_ratio = flops['HPM'] / flops['MAE']
-    print(f'HPM/MAE time ratio {t_ratio:.3f}  FLOP ratio {f_ratio:.3f}  '
-          f'(time/FLOP ratio {t_ratio / f_ratio:.3f})')
-    print(f'teacher forward keeps {teacher_saved} bytes of activations')
+    data = dict(inputs=torch.randint(
+        0, 256, (args.batch, 3, args.img_size, args.img_size),
+        device=args.device).float(), data_samples=None)
+    cuda = args.device.startswith('cuda')
+    models, steps, first, times, peak = {}, {}, {}, {}, {}
+    for name in ('HPM', 'MAE'):
+        model, wrapper = models[name] = build(f'{name.lower()}_vit-b.py',
+                                              args)
+        fn = torch.compile(model.train_step) if args.compile else \
+            model.train_step
+        steps[name] = lambda fn=fn, w=wrapper: fn(data, w)
+        first[name], times[name] = timed(steps[name], args.device), []
+    for i in range(args.warmup + args.repeats):
+        for name, step in steps.items():  # alternate HPM and MAE
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+            t = timed(step, args.device)
+            if i >= args.warmup:
+                times[name].append(t)
+                if cuda:
+                    peak[name] = max(peak.get(name, 0),
+                                     torch.cuda.max_memory_allocated())
+    print(f'device={args.device} threads={torch.get_num_threads()} '
+          f'arch=ViT-{args.arch}/16 img={args.img_size} batch={args.batch} '
+          f'alpha={args.alpha} amp={args.amp and args.amp_dtype} '
+          f'compile={args.compile} repeats={args.repeats}')
+    med = {k: statistics.median(v) for k, v in times.items()}
+    for name, t in med.items():
+        print(f'{name}: step {t * 1e3:8.1f} ms  {args.batch / t:8.1f} '
+              f'images/s  first step {first[name]:.1f} s' +
+              (f'  CUDA peak {peak[name] / 2**20:.0f} MiB' if peak else ''))
+    print(f"HPM/MAE time ratio {med['HPM'] / med['MAE']:.3f}")
+    hpm, wrapper = models['HPM']
+    split = phase_split(hpm, lambda: hpm.train_step(data, wrapper),
+                        args.device, args.repeats)
     total = sum(split.values())
-    print('HPM time split (profiler ranges; '
-          f'{total * 1e3:.1f} ms per profiled step): ' + '  '.join(
-              f'{k} {v / total * 100:.1f}%' for k, v in split.items()))
-    if args.teacher_dtype:
-        x = torch.randn(args.batch, 3, args.img_size, args.img_size,
-                        device=device)
-        change = hard_patch_change(cost['models']['HPM'], x, args.alpha)
-        print('hard patches that change with teacher_dtype='
-              f'{args.teacher_dtype} vs fp32: {change:.1%}')
+    print(f'HPM time split ({total * 1e3:.1f} ms per profiled eager step): '
+          + '  '.join(f'{k} {v / total * 100:.1f}%'
+                      for k, v in split.items()))
     print(f'masker at batch {args.masker_batch}: '
-          f'{time_masker(args.masker_batch, device):.3f} ms')
+          f'{time_masker(args.masker_batch, args.device):.3f} ms')
 
 
 if __name__ == '__main__':

@@ -1,18 +1,66 @@
-"""Shrink the repository's configs to tiny models and images.
+"""Tiny HPM models and the repository's configs shrunk to them.
 
 The recipes (optimizers, schedules, pipelines, data formats) are kept; only
-widths, depths and image sizes change, so a downstream config runs on the
-CPU in seconds.
+widths, depths and image sizes change, so every config runs on the CPU in
+seconds.
 """
+import copy
 import os.path as osp
 
 from mmengine.config import Config
 
-# Tiny encoder: 4 blocks (mmseg's UperNet wants 4 feature levels), 64 px
-# images with 16 px patches -> 4 x 4 = 16 patches.
+# The tiny ViT of every test and rehearsal: 4 blocks (mmseg's UperNet wants
+# 4 feature levels), 64 px images with 16 px patches -> 4 x 4 = 16 patches.
 ARCH = dict(embed_dims=32, num_layers=4, num_heads=2, feedforward_channels=64)
 IMG, PATCH = 64, 16
 GRID = IMG // PATCH
+
+
+def deep_update(target: dict, overrides: dict) -> dict:
+    """Recursively merge ``overrides`` into the (Config)dict ``target``."""
+    for key, val in overrides.items():
+        if isinstance(val, dict) and isinstance(target.get(key), dict):
+            deep_update(target[key], val)
+        else:
+            target[key] = val
+    return target
+
+
+def tiny_model_overrides() -> dict:
+    """What shrinks a pre-training config's model to :data:`ARCH` at
+    :data:`IMG` px (``deep_update(cfg.model, tiny_model_overrides())``)."""
+    return dict(
+        backbone=dict(arch=dict(ARCH), img_size=IMG, patch_size=PATCH),
+        neck=dict(
+            num_patches=GRID * GRID,
+            patch_size=PATCH,
+            embed_dim=ARCH['embed_dims'],
+            decoder_embed_dim=16,
+            decoder_depth=2,
+            decoder_num_heads=2),
+        head=dict(patch_size=PATCH))
+
+
+def tiny_hpm_cfg(**overrides) -> dict:
+    """The tiny HPM's model config; a dict override updates that part."""
+    cfg = dict(
+        type='HPM',
+        data_preprocessor=dict(
+            type='SelfSupDataPreprocessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            to_rgb=True),
+        masker=dict(type='HardPatchMasker'),
+        teacher=dict(type='HPMTeacherEMA'))
+    parts = tiny_model_overrides()
+    for key, type_name in (('backbone', 'HPMViT'), ('neck', 'HPMDecoder'),
+                           ('head', 'HPMHead')):
+        cfg[key] = dict(type=type_name, **parts[key])
+    for key, val in overrides.items():
+        if isinstance(val, dict) and isinstance(cfg.get(key), dict):
+            val = {**cfg[key], **val}
+        cfg[key] = val
+    return copy.deepcopy(cfg)
 
 
 def no_workers(cfg: Config) -> None:

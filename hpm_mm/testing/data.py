@@ -6,7 +6,6 @@ and quick runs of the downstream tools; nothing is downloaded.
 import json
 import os
 import os.path as osp
-from typing import List
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -17,12 +16,13 @@ def _smooth_image(rng, h: int, w: int) -> np.ndarray:
     return np.asarray(Image.fromarray(low).resize((w, h), Image.BICUBIC))
 
 
-def write_imagenet(root: str, per_class: int = 4, num_classes: int = 2,
-                   size: int = 80, seed: int = 0) -> str:
+def write_imagenet(root: str, *, num_classes: int = 2, per_class: int = 4,
+                   size: int = 48, seed: int = 0) -> str:
     """ImageNet layout: {train,val}/<wnid>/*.JPEG and meta/{train,val}.txt.
 
-    Labels are ImageNet class indices 0..num_classes-1 of mmpretrain's
-    1000-class list.
+    ``per_class`` training and ``max(1, per_class // 2)`` validation images
+    of ``size`` px per class; labels are ImageNet class indices
+    0..num_classes-1 of mmpretrain's 1000-class list.
     """
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'meta'), exist_ok=True)
@@ -41,61 +41,12 @@ def write_imagenet(root: str, per_class: int = 4, num_classes: int = 2,
     return root
 
 
-def _coco_split(root: str, split: str, n: int, rng, categories: List[dict],
-                width: int, height: int) -> None:
-    folder = osp.join(root, f'{split}2017')
-    os.makedirs(folder, exist_ok=True)
-    images, annotations = [], []
-    for i in range(n):
-        img = Image.fromarray(_smooth_image(rng, height, width))
-        draw = ImageDraw.Draw(img)
-        for j in range(2):
-            x0 = int(rng.integers(2, width // 2))
-            y0 = int(rng.integers(2, height // 2))
-            w = int(rng.integers(16, width // 2))
-            h = int(rng.integers(16, height // 2))
-            # a quadrilateral polygon, drawn in a flat colour
-            poly = [x0, y0, x0 + w, y0 + 2, x0 + w - 3, y0 + h, x0 + 1,
-                    y0 + h - 2]
-            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-            draw.polygon(poly, fill=colour)
-            xs, ys = poly[0::2], poly[1::2]
-            annotations.append(
-                dict(
-                    id=len(annotations) + 1,
-                    image_id=i + 1,
-                    category_id=categories[j]['id'],
-                    segmentation=[[float(v) for v in poly]],
-                    area=float(w * h) * 0.9,
-                    bbox=[
-                        float(min(xs)),
-                        float(min(ys)),
-                        float(max(xs) - min(xs)),
-                        float(max(ys) - min(ys))
-                    ],
-                    iscrowd=0))
-        name = f'{i + 1:012d}.jpg'
-        img.save(osp.join(folder, name), quality=95)
-        images.append(
-            dict(id=i + 1, file_name=name, width=width, height=height))
-    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
-    with open(osp.join(root, 'annotations', f'instances_{split}2017.json'),
-              'w') as f:
-        json.dump(
-            dict(
-                info=dict(description='tiny COCO for tests'),
-                licenses=[],
-                images=images,
-                annotations=annotations,
-                categories=categories), f)
-
-
-def write_coco(root: str, n_train: int = 4, n_val: int = 2,
+def write_coco(root: str, *, n_train: int = 4, n_val: int = 2,
                width: int = 128, height: int = 96, seed: int = 0) -> str:
     """COCO layout: {train,val}2017/*.jpg + annotations/instances_*.json.
 
     All 80 COCO categories are declared; two per image are annotated with
-    polygon masks.
+    polygon masks (quadrilaterals drawn in a flat colour).
     """
     from mmdet.datasets import CocoDataset
     categories = [
@@ -103,12 +54,41 @@ def write_coco(root: str, n_train: int = 4, n_val: int = 2,
         for i, name in enumerate(CocoDataset.METAINFO['classes'])
     ]
     rng = np.random.default_rng(seed)
-    _coco_split(root, 'train', n_train, rng, categories, width, height)
-    _coco_split(root, 'val', n_val, rng, categories, width, height)
+    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+    for split, n in (('train', n_train), ('val', n_val)):
+        os.makedirs(osp.join(root, f'{split}2017'), exist_ok=True)
+        images, annotations = [], []
+        for i in range(n):
+            img = Image.fromarray(_smooth_image(rng, height, width))
+            for j in range(2):
+                x0, y0 = (int(rng.integers(2, s // 2))
+                          for s in (width, height))
+                w, h = (int(rng.integers(16, s // 2)) for s in (width, height))
+                poly = [x0, y0, x0 + w, y0 + 2, x0 + w - 3, y0 + h, x0 + 1,
+                        y0 + h - 2]
+                ImageDraw.Draw(img).polygon(
+                    poly, fill=tuple(map(int, rng.integers(0, 256, 3))))
+                xs, ys = poly[0::2], poly[1::2]
+                box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+                annotations.append(dict(
+                    id=len(annotations) + 1, image_id=i + 1,
+                    category_id=categories[j]['id'], iscrowd=0,
+                    segmentation=[list(map(float, poly))],
+                    area=float(w * h) * 0.9, bbox=list(map(float, box))))
+            name = f'{i + 1:012d}.jpg'
+            img.save(osp.join(root, f'{split}2017', name), quality=95)
+            images.append(dict(id=i + 1, file_name=name, width=width,
+                               height=height))
+        with open(osp.join(root, 'annotations',
+                           f'instances_{split}2017.json'), 'w') as f:
+            json.dump(dict(info=dict(description='tiny COCO for tests'),
+                           licenses=[], images=images,
+                           annotations=annotations, categories=categories),
+                      f)
     return root
 
 
-def write_ade20k(root: str, n_train: int = 4, n_val: int = 2,
+def write_ade20k(root: str, *, n_train: int = 4, n_val: int = 2,
                  width: int = 96, height: int = 64, seed: int = 0) -> str:
     """ADEChallengeData2016 layout: images/ and annotations/ per split.
 

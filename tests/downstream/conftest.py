@@ -9,13 +9,14 @@ import hpm_mm  # noqa: F401
 import hpm_mm.downstream.det  # noqa: F401  (mmdet registration)
 import hpm_mm.downstream.seg  # noqa: F401  (mmseg registration)
 
-from .helpers import build_hpm, released_checkpoint, save_hpm_checkpoint
+from ..conftest import build_tiny_hpm
+from .helpers import released_checkpoint, save_hpm_checkpoint
 
 
 @pytest.fixture(scope='session')
 def hpm_model():
     """A tiny random HPM (student and teacher differ), in eval mode."""
-    return build_hpm(seed=0).eval()
+    return build_tiny_hpm(distinct_teacher=True).eval()
 
 
 @pytest.fixture(scope='session')

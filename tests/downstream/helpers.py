@@ -1,4 +1,5 @@
-"""Tiny models, checkpoints and datasets (in the real formats) for tests."""
+"""Checkpoints in the released and mmengine formats, and the tools, for
+the downstream tests (tiny models and data: hpm_mm.testing)."""
 import argparse
 import importlib.util
 import os
@@ -9,44 +10,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from hpm_mm.testing import ARCH, GRID, IMG, PATCH
-
 from ..conftest import ROOT
-
-def hpm_cfg(fixed_alpha=None) -> dict:
-    """Config of a tiny :class:`HPM` (decoder 16 wide, 1 block/branch)."""
-    return dict(
-        type='HPM',
-        backbone=dict(
-            type='HPMViT', arch=ARCH, img_size=IMG, patch_size=PATCH),
-        neck=dict(
-            type='HPMDecoder',
-            num_patches=GRID * GRID,
-            patch_size=PATCH,
-            embed_dim=ARCH['embed_dims'],
-            decoder_embed_dim=16,
-            decoder_depth=1,
-            decoder_num_heads=2),
-        head=dict(type='HPMHead', patch_size=PATCH),
-        masker=dict(type='HardPatchMasker', fixed_alpha=fixed_alpha))
-
-
-def build_hpm(seed: int = 0, fixed_alpha=None, distinct_teacher=True):
-    """A randomly initialised tiny HPM.
-
-    With ``distinct_teacher`` the teacher is perturbed away from the student
-    (as after real training), so tests can tell them apart.
-    """
-    from mmpretrain.registry import MODELS
-    torch.manual_seed(seed)
-    model = MODELS.build(hpm_cfg(fixed_alpha))
-    model.init_weights()
-    if distinct_teacher:
-        with torch.no_grad():  # state_dict() tensors share storage
-            for t in model.teacher.module.state_dict().values():
-                if t.is_floating_point():
-                    t.add_(0.05 * torch.randn_like(t))
-    return model
 
 
 def save_hpm_checkpoint(model, path: str) -> str:

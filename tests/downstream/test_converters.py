@@ -8,7 +8,8 @@ from hpm_mm.converters import (STUDENT, CheckpointError, convert_encoder,
                                detect_format, read_checkpoint,
                                released_to_hpm, summarize_keys)
 
-from .helpers import (build_hpm, convert, load_tool, released_checkpoint,
+from ..conftest import build_tiny_hpm
+from .helpers import (convert, load_tool, released_checkpoint,
                       timm_state)
 
 
@@ -24,14 +25,16 @@ def test_released_checkpoint_gives_identical_hpm_losses(tmp_path, alpha):
     With alpha 0.5 half the masked patches are the teacher's top-scored
     ones, so the converted teacher is exercised too.
     """
-    original = build_hpm(seed=0, fixed_alpha=alpha)
+    original = build_tiny_hpm(seed=0, distinct_teacher=True,
+                              masker=dict(fixed_alpha=alpha))
     src = tmp_path / 'released.pth'
     torch.save(released_checkpoint(original), src)
     out = convert(str(src), str(tmp_path / 'hpm.pth'), 'hpm')
 
     ckpt = torch.load(out, map_location='cpu', weights_only=True)
     assert ckpt['meta']['hpm_mm_converter']['epoch'] == 799
-    restored = build_hpm(seed=1, fixed_alpha=alpha)
+    restored = build_tiny_hpm(seed=1, distinct_teacher=True,
+                              masker=dict(fixed_alpha=alpha))
     restored.load_state_dict(ckpt['state_dict'], strict=True)
     for key, val in original.state_dict().items():
         assert torch.equal(val, restored.state_dict()[key]), key
@@ -45,7 +48,7 @@ def test_released_checkpoint_gives_identical_hpm_losses(tmp_path, alpha):
 
 
 def test_source_teacher_puts_the_ema_weights_in_the_student(tmp_path):
-    original = build_hpm(seed=0)
+    original = build_tiny_hpm(distinct_teacher=True)
     src = tmp_path / 'released.pth'
     torch.save(released_checkpoint(original), src)
     out = convert(str(src), str(tmp_path / 'hpm.pth'), 'hpm', '--source',
@@ -60,7 +63,7 @@ def test_source_teacher_puts_the_ema_weights_in_the_student(tmp_path):
 
 
 def test_without_ema_the_teacher_copies_the_student(capsys):
-    original = build_hpm(seed=0)
+    original = build_tiny_hpm(distinct_teacher=True)
     conv = released_to_hpm(released_checkpoint(original, with_ema=False))
     assert 'no ema_state_dict' in ' '.join(conv.notes)
     for key, val in original.student_modules().state_dict().items():
@@ -247,23 +250,16 @@ def test_mae_baseline_checkpoint_gives_its_encoder(tmp_path):
     too; they have no teacher."""
     from mmpretrain.registry import MODELS
 
-    from hpm_mm.testing import ARCH, GRID, IMG, PATCH
+    from hpm_mm.testing import tiny_model_overrides
+    tiny = tiny_model_overrides()
     mae = MODELS.build(
         dict(
             type='MAE',
-            backbone=dict(
-                type='MAEViT', arch=ARCH, img_size=IMG, patch_size=PATCH),
-            neck=dict(
-                type='MAEPretrainDecoder',
-                num_patches=GRID * GRID,
-                patch_size=PATCH,
-                embed_dim=ARCH['embed_dims'],
-                decoder_embed_dim=16,
-                decoder_depth=1,
-                decoder_num_heads=2),
+            backbone=dict(tiny['backbone'], type='MAEViT'),
+            neck=dict(tiny['neck'], type='MAEPretrainDecoder'),
             head=dict(
+                tiny['head'],
                 type='MAEPretrainHead',
-                patch_size=PATCH,
                 loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
     path = str(tmp_path / 'mae.pth')
     torch.save(dict(state_dict=mae.state_dict()), path)

@@ -5,20 +5,14 @@ import os.path as osp
 import subprocess
 import sys
 
-from hpm_mm.testing import write_imagenet
+from hpm_mm.testing import tiny_hpm_cfg, write_imagenet
 
-from .helpers import ROOT, convert, hpm_cfg
+from .helpers import ROOT, convert
 
 
 def test_visualize_released_checkpoint(released_ckpt, tmp_path):
     ckpt = convert(released_ckpt, str(tmp_path / 'hpm.pth'), 'hpm')
-    model = dict(
-        hpm_cfg(),
-        data_preprocessor=dict(
-            type='SelfSupDataPreprocessor',
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375],
-            to_rgb=True))
+    model = tiny_hpm_cfg()  # normalises as the released model
     cfg = tmp_path / 'tiny_hpm.py'
     cfg.write_text("custom_imports = dict(imports=['hpm_mm'])\n"
                    f'model = {model!r}\n')
