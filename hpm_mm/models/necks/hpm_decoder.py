@@ -1,10 +1,8 @@
 """MAE decoder with HPM's parallel loss-predictor branch."""
+import copy
 from typing import Optional, Tuple
 
 import torch
-from mmcv.cnn import build_norm_layer
-from mmpretrain.models.backbones.vision_transformer import \
-    TransformerEncoderLayer
 from mmpretrain.models.necks.mae_neck import MAEPretrainDecoder
 from mmpretrain.registry import MODELS
 from torch import Tensor, nn
@@ -24,29 +22,21 @@ class HPMDecoder(MAEPretrainDecoder):
     (``predict_feature_dim``); the loss predictor keeps its p*p*3 outputs.
 
     Args:
-        num_patches, patch_size, in_chans, embed_dim, decoder_embed_dim,
-        decoder_depth, decoder_num_heads, mlp_ratio, norm_cfg: Those of
-            :class:`MAEPretrainDecoder` (L, p, image channels, encoder
-            width, decoder width, blocks per branch, heads, MLP ratio, LN
-            with eps 1e-6), with its defaults.
+        patch_size (int): Patch size p. Defaults to 16.
+        in_chans (int): Image channels. Defaults to 3.
         predict_feature_dim (int, optional): Output width of the
             reconstructor (the target's channels, e.g. 512 for CLIP, 768 for
             DINO or the EMA teacher). Defaults to None: p*p*in_chans pixels.
-        init_cfg (dict, optional): Initialisation config.
+        **kwargs: Other arguments of :class:`MAEPretrainDecoder` (L,
+            encoder width, decoder width, blocks per branch, heads, MLP
+            ratio, LN eps 1e-6, ``init_cfg``), with its defaults.
     """
 
     def __init__(self,
-                 num_patches: int = 196,
                  patch_size: int = 16,
                  in_chans: int = 3,
-                 embed_dim: int = 1024,
-                 decoder_embed_dim: int = 512,
-                 decoder_depth: int = 8,
-                 decoder_num_heads: int = 16,
-                 mlp_ratio: float = 4.,
-                 norm_cfg: dict = dict(type='LN', eps=1e-6),
                  predict_feature_dim: Optional[int] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 **kwargs) -> None:
         if predict_feature_dim is not None and (
                 isinstance(predict_feature_dim, bool)
                 or not isinstance(predict_feature_dim, int)
@@ -54,29 +44,15 @@ class HPMDecoder(MAEPretrainDecoder):
             raise ValueError('HPMDecoder: predict_feature_dim must be a '
                              f'positive int, got {predict_feature_dim!r}')
         super().__init__(
-            num_patches=num_patches,
             patch_size=patch_size,
             in_chans=in_chans,
-            embed_dim=embed_dim,
-            decoder_embed_dim=decoder_embed_dim,
-            decoder_depth=decoder_depth,
-            decoder_num_heads=decoder_num_heads,
-            mlp_ratio=mlp_ratio,
-            norm_cfg=norm_cfg,
             predict_feature_dim=predict_feature_dim,
-            init_cfg=init_cfg)
-        self.decoder_blocks_losspred = nn.ModuleList([
-            TransformerEncoderLayer(
-                decoder_embed_dim,
-                decoder_num_heads,
-                int(mlp_ratio * decoder_embed_dim),
-                qkv_bias=True,
-                norm_cfg=norm_cfg) for _ in range(decoder_depth)
-        ])
-        self.decoder_norm_losspred = build_norm_layer(norm_cfg,
-                                                      decoder_embed_dim)[1]
+            **kwargs)
+        # the loss predictor: the reconstructor's stack, another p*p*3 head
+        self.decoder_blocks_losspred = copy.deepcopy(self.decoder_blocks)
+        self.decoder_norm_losspred = copy.deepcopy(self.decoder_norm)
         self.decoder_pred_losspred = nn.Linear(
-            decoder_embed_dim, patch_size**2 * in_chans, bias=True)
+            self.decoder_embed.out_features, patch_size**2 * in_chans)
 
     def embed(self, x: Tensor, ids_restore: Optional[Tensor] = None) -> Tensor:
         """Build the decoder input shared by both branches.
