@@ -31,6 +31,9 @@ class HPMViT(MAEViT):
                  patch_size: int = 16,
                  mask_ratio: float = 0.75,
                  **kwargs) -> None:
+        if isinstance(arch, str) and arch.lower() not in self.arch_zoo:
+            raise ValueError(f'HPMViT: arch {arch!r} is not one of '
+                             f'{sorted(self.arch_zoo)}')
         if not 0.0 < float(mask_ratio) < 1.0:
             raise ValueError(
                 f'HPMViT: mask_ratio must be in (0, 1), got {mask_ratio}')

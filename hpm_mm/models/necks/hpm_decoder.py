@@ -22,37 +22,42 @@ class HPMDecoder(MAEPretrainDecoder):
     (``predict_feature_dim``); the loss predictor keeps its p*p*3 outputs.
 
     Args:
-        patch_size (int): Patch size p. Defaults to 16.
-        in_chans (int): Image channels. Defaults to 3.
+        num_patches, patch_size, in_chans, embed_dim, decoder_embed_dim,
+        decoder_depth, decoder_num_heads, mlp_ratio, norm_cfg, init_cfg:
+            Those of :class:`MAEPretrainDecoder` (L, p, image channels,
+            encoder width, decoder width, blocks per branch, heads, MLP
+            ratio, LN with eps 1e-6), with its defaults.
         predict_feature_dim (int, optional): Output width of the
             reconstructor (the target's channels, e.g. 512 for CLIP, 768 for
             DINO or the EMA teacher). Defaults to None: p*p*in_chans pixels.
-        **kwargs: Other arguments of :class:`MAEPretrainDecoder` (L,
-            encoder width, decoder width, blocks per branch, heads, MLP
-            ratio, LN eps 1e-6, ``init_cfg``), with its defaults.
     """
 
     def __init__(self,
+                 num_patches: int = 196,
                  patch_size: int = 16,
                  in_chans: int = 3,
+                 embed_dim: int = 1024,
+                 decoder_embed_dim: int = 512,
+                 decoder_depth: int = 8,
+                 decoder_num_heads: int = 16,
+                 mlp_ratio: float = 4.,
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
                  predict_feature_dim: Optional[int] = None,
-                 **kwargs) -> None:
+                 init_cfg: Optional[dict] = None) -> None:
         if predict_feature_dim is not None and (
                 isinstance(predict_feature_dim, bool)
                 or not isinstance(predict_feature_dim, int)
                 or predict_feature_dim < 1):
             raise ValueError('HPMDecoder: predict_feature_dim must be a '
                              f'positive int, got {predict_feature_dim!r}')
-        super().__init__(
-            patch_size=patch_size,
-            in_chans=in_chans,
-            predict_feature_dim=predict_feature_dim,
-            **kwargs)
+        super().__init__(num_patches, patch_size, in_chans, embed_dim,
+                         decoder_embed_dim, decoder_depth, decoder_num_heads,
+                         mlp_ratio, norm_cfg, predict_feature_dim, init_cfg)
         # the loss predictor: the reconstructor's stack, another p*p*3 head
         self.decoder_blocks_losspred = copy.deepcopy(self.decoder_blocks)
         self.decoder_norm_losspred = copy.deepcopy(self.decoder_norm)
         self.decoder_pred_losspred = nn.Linear(
-            self.decoder_embed.out_features, patch_size**2 * in_chans)
+            decoder_embed_dim, patch_size**2 * in_chans)
 
     def embed(self, x: Tensor, ids_restore: Optional[Tensor] = None) -> Tensor:
         """Build the decoder input shared by both branches.
