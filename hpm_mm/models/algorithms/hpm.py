@@ -187,11 +187,8 @@ class HPM(BaseSelfSupervisor):
         self.teacher.copy_from(self.student_modules())
 
     def extract_feat(self, inputs: Tensor, source: str = 'student') -> tuple:
-        """Encode all patches (no mask) with the student's or the teacher's
-        encoder.
-
-        Called by mmpretrain's ``FeatureExtractor``, which passes its extra
-        call arguments here: ``extractor(img, source='teacher')``.
+        """Encode all patches (no mask); mmpretrain's ``FeatureExtractor``
+        passes its extra arguments: ``extractor(img, source='teacher')``.
 
         Args:
             inputs (Tensor): Normalised images (B, 3, H, W).
@@ -217,13 +214,10 @@ class HPM(BaseSelfSupervisor):
             with_scores: Optional[bool] = None,
             with_tokens: Optional[bool] = None
     ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-        """One teacher pass on the unmasked image.
-
-        Runs the teacher's encoder on all L patches and, for the scores,
-        only its loss-predictor branch (never the reconstructor). By default
-        it computes what the step needs: the scores while the masker mines
-        patches, the tokens for a target taken from the teacher; nothing at
-        all (no pass) when neither is needed.
+        """One teacher pass on the unmasked image: its encoder on all L
+        patches, then only its loss-predictor branch for the scores. By
+        default what the step needs: the scores while the masker mines, the
+        tokens for a target taken from the teacher; no pass for neither.
 
         Args:
             inputs (Tensor): Images (B, 3, H, W).
@@ -256,17 +250,9 @@ class HPM(BaseSelfSupervisor):
                 inputs: Tensor,
                 data_samples: Optional[List[DataSample]] = None,
                 mode: str = 'tensor'):
-        """mmengine's entry point; ``mode='loss'`` first sets ``alpha_t``
-        and lists the model for its teacher's updates (see the class doc).
-
-        Args:
-            inputs (Tensor): Normalised images (B, 3, H, W).
-            data_samples (list[DataSample], optional): Unused by HPM.
-            mode (str): 'tensor', 'loss' or 'predict'.
-
-        Returns:
-            What ``BaseSelfSupervisor.forward`` returns in ``mode``.
-        """
+        """``BaseSelfSupervisor.forward``; ``mode='loss'`` first sets
+        ``alpha_t`` and lists the model for its teacher's updates (see the
+        class doc)."""
         if mode == 'loss':
             self.masker.update_alpha()
             if not _STEP_HOOK:

@@ -78,10 +78,8 @@ class HPMViT(MAEViT):
             outputs of :class:`VisionTransformer` (``out_type``, default
             'raw': (B, 1 + L, C)).
         """
-        if mask is None or mask is False:
-            return super().forward(x, mask=None)
-        if mask is True:
-            return super().forward(x, mask=True)
+        if not isinstance(mask, Tensor):  # MAEViT would mask on False
+            return super().forward(x, mask=mask or None)
         B, L = mask.shape
         if L != self.num_patches:
             raise ValueError(f'HPMViT: mask has {L} patches, the backbone '

@@ -12,13 +12,10 @@ from ..losses import pairwise_labels
 
 
 class LossPredictionHead(BaseModule):
-    """What every HPM head shares: the loss predictor learns the per-patch
-    reconstruction losses ``l`` (B, L) that a subclass computes its own way
-    (:meth:`per_patch_loss`).
-
-    ``loss_rec`` is the mean of ``l`` over the masked patches; the loss
-    predictor's scores of the masked patches are trained on their
-    (detached) ``l``.
+    """What every HPM head shares: ``loss_rec`` is the mean over the masked
+    patches of the per-patch losses ``l`` (B, L) that a subclass computes
+    (:meth:`per_patch_loss`); the loss predictor's scores of the masked
+    patches are trained on their (detached) ``l``.
 
     Args:
         num_masked (int): Masked patches per image, M (HPM sets it from its
@@ -153,11 +150,6 @@ class HPMFeatureHead(LossPredictionHead):
         Returns:
             Tensor: Loss of every patch (B, L), fp32.
         """
-        if pred.shape != target.shape:
-            raise ValueError(
-                f'HPMFeatureHead: prediction {tuple(pred.shape)} and target '
-                f'{tuple(target.shape)} differ; set the neck\'s '
-                'predict_feature_dim to the target\'s channels')
         diff = F.normalize(pred.float(), dim=-1) - F.normalize(
             target.float(), dim=-1)
         return diff.pow(2).sum(dim=-1)

@@ -12,9 +12,8 @@ def top_ranked(scores: Tensor, num: Union[int, Tensor],
                largest: bool = True) -> Tensor:
     """Flag each row's ``num`` highest (or lowest) scores.
 
-    A comparison of each score's rank in its row rather than ``topk``:
-    ``num`` may be a 0-d tensor, so a compiled graph does not depend on its
-    value.
+    Ranks rather than ``topk``: ``num`` may be a 0-d tensor, so a compiled
+    graph does not depend on its value.
 
     Args:
         scores (Tensor): Scores (B, L).
@@ -28,27 +27,6 @@ def top_ranked(scores: Tensor, num: Union[int, Tensor],
     ranks = torch.arange(scores.shape[1], device=scores.device)
     rank = torch.empty_like(order).scatter_(1, order, ranks.expand_as(order))
     return rank < num
-
-
-def mask_patches(noise: Tensor, num_masked: int,
-                 first: Optional[Tensor] = None) -> Tensor:
-    """MAE's random masking: the ``num_masked`` largest noise values.
-
-    Args:
-        noise (Tensor): Uniform noise in [0, 1), (B, L).
-        num_masked (int): Masked patches per row, M.
-        first (Tensor, optional): Boolean (B, L), at most M True per row:
-            patches masked before any random one.
-
-    Returns:
-        Tensor: Boolean mask (B, L), True = masked, exactly M per row.
-    """
-    if first is not None:
-        noise = noise.masked_fill(first, 2.0)  # above any uniform draw
-    L = noise.shape[1]
-    ids_masked = noise.argsort(dim=1)[:, L - num_masked:]
-    return torch.zeros_like(noise, dtype=torch.bool).scatter_(
-        1, ids_masked, True)
 
 
 @MODELS.register_module()
@@ -150,14 +128,9 @@ class HardPatchMasker(BaseModule):
         self._mines = n_hard > 0
 
     def update_alpha(self, message_hub: Optional[MessageHub] = None) -> None:
-        """Advance the schedule to the training progress of ``message_hub``.
-
-        Without progress in the hub (outside a Runner) a constant or
-        previously set ``alpha_t`` is kept.
-
-        Args:
-            message_hub (MessageHub, optional): Defaults to the current
-                instance (the Runner's).
+        """Advance the schedule to the training progress of ``message_hub``
+        (default: the current one, the Runner's); without progress a
+        constant or previously set ``alpha_t`` is kept.
 
         Raises:
             RuntimeError: No progress and no ``alpha_t`` set yet.
@@ -206,5 +179,11 @@ class HardPatchMasker(BaseModule):
                     f'({batch_size}, {self.num_patches})')
             device = scores.device
             mined = top_ranked(scores, self.num_hard_t, self.mine == 'hard')
+        # MAE's random masking: the M largest of uniform noise, the mined
+        # patches (set above any draw) first
         noise = torch.rand(batch_size, self.num_patches, device=device)
-        return mask_patches(noise, self.num_masked, mined)
+        if mined is not None:
+            noise = noise.masked_fill(mined, 2.0)
+        ids_masked = noise.argsort(dim=1)[:, -self.num_masked:]
+        return torch.zeros_like(noise, dtype=torch.bool).scatter_(
+            1, ids_masked, True)

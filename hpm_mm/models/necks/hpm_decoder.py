@@ -84,28 +84,15 @@ class HPMDecoder(MAEPretrainDecoder):
         return x + self.decoder_pos_embed
 
     def reconstruct(self, tokens: Tensor) -> Tensor:
-        """Reconstructor branch.
-
-        Args:
-            tokens (Tensor): Decoder input (B, 1 + L, D).
-
-        Returns:
-            Tensor: Predicted pixels (B, L, p*p*3), or features
-            (B, L, predict_feature_dim).
-        """
+        """Reconstructor branch: decoder input (B, 1 + L, D) to pixels
+        (B, L, p*p*3) or features (B, L, predict_feature_dim)."""
         for blk in self.decoder_blocks:
             tokens = blk(tokens)
         return self.decoder_pred(self.decoder_norm(tokens))[:, 1:]
 
     def predict_loss(self, tokens: Tensor) -> Tensor:
-        """Loss-predictor branch.
-
-        Args:
-            tokens (Tensor): Decoder input (B, 1 + L, D).
-
-        Returns:
-            Tensor: Predicted reconstruction-loss score per patch (B, L).
-        """
+        """Loss-predictor branch: decoder input (B, 1 + L, D) to one
+        predicted reconstruction-loss score per patch (B, L)."""
         for blk in self.decoder_blocks_losspred:
             tokens = blk(tokens)
         out = self.decoder_pred_losspred(self.decoder_norm_losspred(tokens))
@@ -113,15 +100,7 @@ class HPMDecoder(MAEPretrainDecoder):
 
     def forward(self, x: Tensor,
                 ids_restore: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """Run both branches.
-
-        Args:
-            x (Tensor): Encoder tokens (B, 1 + K, C).
-            ids_restore (Tensor, optional): (B, L), see :meth:`embed`.
-
-        Returns:
-            tuple[Tensor, Tensor]: pixels (B, L, p*p*3) or features
-            (B, L, predict_feature_dim), and predicted-loss scores (B, L).
-        """
+        """Both branches on :meth:`embed`'s tokens: the reconstruction
+        (B, L, p*p*3 or predict_feature_dim) and the scores (B, L)."""
         tokens = self.embed(x, ids_restore)
         return self.reconstruct(tokens), self.predict_loss(tokens)

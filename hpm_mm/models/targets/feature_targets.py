@@ -63,9 +63,6 @@ class EMAFeatureTarget(FeatureTarget):
                 inputs: Tensor,
                 teacher_tokens: Optional[Tensor] = None) -> Tensor:
         """The teacher's patch tokens (B, L, C); the cls token is dropped."""
-        if teacher_tokens is None:
-            raise ValueError('EMAFeatureTarget: needs the teacher tokens of '
-                             'the step (HPM passes them)')
         return teacher_tokens[:, 1:].detach()
 
 
