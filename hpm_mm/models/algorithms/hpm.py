@@ -18,12 +18,9 @@ from ..utils import float_drop_path_probs
 
 
 def init_mae_weights(module: nn.Module) -> None:
-    """MAE's initialisation of Linear and LayerNorm layers.
-
-    Xavier-uniform Linear weights with zero biases, LayerNorm (1, 0). Applied
-    after mmpretrain's own ``init_weights`` (which gives FFN biases a tiny
-    random init) so that the start matches the released code.
-    """
+    """MAE's init: xavier-uniform Linear, LayerNorm (1, 0), zero biases;
+    after mmpretrain's ``init_weights`` (which gives FFN biases a tiny random
+    init), so that the start matches the released code."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
             xavier_init(m, distribution='uniform')  # bias 0

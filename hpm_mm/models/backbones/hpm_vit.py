@@ -71,12 +71,10 @@ class HPMViT(MAEViT):
                 encodes every patch (plain ViT forward).
 
         Returns:
-            tuple: With a mask, ``(latent, mask, ids_restore)``: latent
-            (B, 1 + K, C) with the cls token first and the visible patches in
-            ascending position order, mask (B, L) as given, ids_restore
-            (B, L) that undoes the visible-first order. Without a mask, the
-            outputs of :class:`VisionTransformer` (``out_type``, default
-            'raw': (B, 1 + L, C)).
+            tuple: With a mask, latent (B, 1 + K, C) (cls, then the visible
+            patches in position order), mask (B, L) and ids_restore (B, L)
+            (undoes the visible-first order). Without, :class:`MAEViT`'s
+            outputs (default ``out_type='raw'``: (B, 1 + L, C)).
         """
         if not isinstance(mask, Tensor):  # MAEViT would mask on False
             return super().forward(x, mask=mask or None)

@@ -42,21 +42,19 @@ class LossPredictionHead(BaseModule):
 
     def loss(self, pred: Tensor, scores: Tensor, target: Tensor,
              mask: Tensor) -> Dict[str, Tensor]:
-        """Compute the losses and the predictor's ranking accuracy.
+        """The losses and the predictor's ranking accuracy.
 
         Args:
             pred (Tensor): The reconstruction (B, L, C).
             scores (Tensor): Predicted-loss scores (B, L).
             target (Tensor): What :meth:`per_patch_loss` compares ``pred``
                 with (images, or features (B, L, C)).
-            mask (Tensor): Boolean mask (B, L), True = masked, exactly M per
-                image.
+            mask (Tensor): Boolean (B, L), True = masked, M per image.
 
         Returns:
             dict[str, Tensor]: ``loss_rec`` (times ``loss_rec_weight``),
-            ``loss_pred`` and ``rank_acc`` (fraction of ordered pairs of
-            masked patches with distinct losses that the scores order
-            correctly; logged, not optimised).
+            ``loss_pred`` and ``rank_acc`` (the fraction of pairs of masked
+            patches with distinct losses the scores order right; logged).
         """
         per_patch = self.per_patch_loss(pred, target)
         maskf = mask.to(per_patch.dtype)
