@@ -228,13 +228,6 @@ def test_feature_head_matches_brute_force():
     assert out2['loss_rec'].item() == pytest.approx(rec.item(), rel=1e-5)
 
 
-def test_feature_head_width_mismatch():
-    with pytest.raises(ValueError, match='predict_feature_dim'):
-        HPMFeatureHead(num_masked=3).loss(
-            torch.randn(1, 4, 8), torch.randn(1, 4), torch.randn(1, 4, 6),
-            torch.tensor([[1, 1, 0, 0]]).bool())
-
-
 def test_ema_target_adds_no_teacher_forward(tmp_path, message_hub):
     calls = dict(backbone=0, scores=0)
     x = torch.randn(2, 3, TINY_IMG, TINY_IMG)

@@ -90,8 +90,8 @@ class HardPatchMasker(BaseModule):
                                                      fixed_alpha)):
             if val is not None and not (isinstance(val, (int, float))
                                         and 0 <= val <= 1):
-                raise ValueError(f'HardPatchMasker: {name} must be a number '
-                                 f'in [0, 1], got {val!r}')
+                raise ValueError(f'HardPatchMasker: {name} must be in '
+                                 f'[0, 1], got {val!r}')
         if not 0 < num_masked < num_patches:
             raise ValueError(f'HardPatchMasker: num_masked must be in (0, '
                              f'{num_patches}), got {num_masked}')
