@@ -228,13 +228,6 @@ def test_feature_head_matches_brute_force():
     assert out2['loss_rec'].item() == pytest.approx(rec.item(), rel=1e-5)
 
 
-def test_feature_head_width_mismatch():
-    with pytest.raises(ValueError, match='predict_feature_dim'):
-        HPMFeatureHead(num_masked=3).loss(
-            torch.randn(1, 4, 8), torch.randn(1, 4), torch.randn(1, 4, 6),
-            torch.tensor([[1, 1, 0, 0]]).bool())
-
-
 def test_ema_target_adds_no_teacher_forward(tmp_path, message_hub):
     calls = dict(backbone=0, scores=0)
     x = torch.randn(2, 3, TINY_IMG, TINY_IMG)
@@ -383,9 +376,9 @@ def test_convert_openai_torchscript_clip(tmp_path, capsys):
     scripted = torch.jit.trace(_OpenAICLIP(net), x, check_trace=False)
     src = str(tmp_path / 'ViT-tiny.pt')
     torch.jit.save(scripted, src)
-    with pytest.raises(CheckpointError,
-                       match='TorchScript archive .* --to clip-target'):
-        CLIPFeatureTarget(src, arch=CLIP_ARCH)  # never read as a pickle
+    # read with torch.jit.load, never as a pickle
+    assert torch.equal(CLIPFeatureTarget(src, arch=CLIP_ARCH)(x),
+                       net(x)[0][:, 1:])
     dst = str(tmp_path / 'clip_target.pth')
     assert main([src, dst, '--to', 'clip-target']) == 0
     out = capsys.readouterr().out

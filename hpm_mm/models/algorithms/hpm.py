@@ -18,12 +18,9 @@ from ..utils import float_drop_path_probs
 
 
 def init_mae_weights(module: nn.Module) -> None:
-    """MAE's initialisation of Linear and LayerNorm layers.
-
-    Xavier-uniform Linear weights with zero biases, LayerNorm (1, 0). Applied
-    after mmpretrain's own ``init_weights`` (which gives FFN biases a tiny
-    random init) so that the start matches the released code.
-    """
+    """MAE's init: xavier-uniform Linear, LayerNorm (1, 0), zero biases;
+    after mmpretrain's ``init_weights`` (which gives FFN biases a tiny random
+    init), so that the start matches the released code."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
             xavier_init(m, distribution='uniform')  # bias 0
@@ -55,30 +52,23 @@ class HPM(BaseSelfSupervisor):
     scores every patch of the unmasked image; the masker masks the hardest
     ``n_hard = int(alpha_t * M)`` of them plus random ones; the student
     encodes the visible patches and its decoder both reconstructs the pixels
-    and predicts the per-patch reconstruction loss. Backbone, masker and
-    head share one patch grid: HPM gives the masker L and M and the head M
-    from the backbone.
+    (or, with a ``target_generator``, the target's features: the authors'
+    ``--learn_feature_loss``) and predicts the per-patch reconstruction
+    loss. Head and masker take L and M from the backbone.
 
     The model drives its schedule and its teacher itself, with no hook:
 
-    - every training forward (``mode='loss'``, called by ``train_step``
-      and by mmengine's DDP wrapper) first sets ``alpha_t`` from the
-      progress the Runner writes into the current ``MessageHub``, outside
-      :meth:`loss`, so a compiled ``loss`` stays one graph.
+    - every training forward (``mode='loss'``, from ``train_step`` or
+      mmengine's DDP wrapper) first sets ``alpha_t`` from the progress the
+      Runner writes into the current ``MessageHub``, outside :meth:`loss`,
+      so a compiled ``loss`` stays one graph.
     - from its first training forward on, a torch optimizer step post-hook
-      (registered once per process, not on import) EMA-updates the teacher
-      with the momentum of the hub's epoch after each step of the optimizer
-      holding the student. Only real steps fire it (``OptimWrapper`` does
-      not step while accumulating gradients, ``GradScaler`` skips inf/NaN
-      fp16 steps: the teacher never follows a student that did not move),
-      whoever steps (``MMDistributedDataParallel.train_step`` calls
-      ``forward``, not this ``train_step``), for a host-side identity check:
-      no device read-back, no collective. DDP ranks step together, so their
-      teachers stay equal; the teacher's state is all in the state dict.
-
-    With a ``target_generator`` (the authors' ``--learn_feature_loss``) the
-    decoder reconstructs its per-patch features, scored by
-    :class:`HPMFeatureHead`.
+      (registered once per process) EMA-updates the teacher with the
+      momentum of the hub's epoch after each step of the optimizer holding
+      the student: only real steps (``OptimWrapper`` does not step while
+      accumulating gradients, ``GradScaler`` skips inf/NaN fp16 steps),
+      whoever steps, with a host-side identity check (no device read-back,
+      no collective). DDP ranks step together, so their teachers stay equal.
 
     Args:
         backbone (dict): :class:`HPMViT` config.
@@ -144,46 +134,40 @@ class HPM(BaseSelfSupervisor):
         """
         bb, neck, head = self.backbone, self.neck, self.head
         gen = self.target_generator if self.with_target_generator else None
-        feature_head = isinstance(head, HPMFeatureHead)
-        pixels = gen is None and not feature_head
+        name = type(gen).__name__
         arch = f' (arch {arch})' if isinstance(arch, str) else ''
-        grid = 'x'.join(map(str, bb.patch_resolution))
         patch = bb.patch_embed.projection.kernel_size[0]
         width, out = neck.decoder_embed.in_features, \
             neck.decoder_pred.out_features
-        name = type(gen).__name__ if gen is not None else None
-        gen_width = getattr(gen, 'out_channels', None) or bb.embed_dims
-        gen_patches = getattr(gen, 'num_patches', None)
-        # pixel targets: the head's patch and the decoder's output per patch
-        hp = head.patch_size if pixels else patch
-        needs = hp**2 * head.in_channels if pixels else out
-        for failed, error, message in (
-            (width != bb.embed_dims, ConfigError,
-             f'model.neck.embed_dim is {width} but model.backbone{arch} is '
-             f'{bb.embed_dims} wide'),
-            (neck.num_patches != bb.num_patches, ConfigError,
-             f'model.neck.num_patches is {neck.num_patches} but '
-             f'model.backbone has {bb.num_patches} patches ({grid})'),
-            ((gen is None) == feature_head, ValueError,
-             'HPM: a target_generator needs head HPMFeatureHead and '
-             f'HPMFeatureHead needs a target_generator, got {name} with '
-             f'{type(head).__name__}'),
-            (hp != patch, ConfigError,
-             f'model.head.patch_size is {hp} but model.backbone.patch_size '
-             f'is {patch}'),
-            (out != needs, ConfigError,
-             f'model.neck gives {out} outputs per patch but '
-             f'model.head.patch_size {patch} needs {needs} (check '
-             'model.neck.patch_size and predict_feature_dim)'),
-            (gen is not None and out != gen_width, ValueError,
-             f'HPM: neck.predict_feature_dim is {out}, the target {name} '
-             f'has {gen_width} channels'),
-            (gen_patches not in (None, bb.num_patches), ValueError,
-             f'HPM: the target {name} gives {gen_patches} patches, the '
-             f'backbone {bb.num_patches}'),
-        ):
-            if failed:
-                raise error(message)
+        if width != bb.embed_dims:
+            raise ConfigError(f'model.neck.embed_dim is {width} but model.'
+                              f'backbone{arch} is {bb.embed_dims} wide')
+        if neck.num_patches != bb.num_patches:
+            grid = 'x'.join(map(str, bb.patch_resolution))
+            raise ConfigError(
+                f'model.neck.num_patches is {neck.num_patches} but '
+                f'model.backbone has {bb.num_patches} patches ({grid})')
+        if (gen is None) == isinstance(head, HPMFeatureHead):
+            raise ValueError(
+                'HPM: a target_generator needs head HPMFeatureHead and '
+                'HPMFeatureHead needs a target_generator, got '
+                f'{name if gen else None} with {type(head).__name__}')
+        if gen is None and head.patch_size != patch:
+            raise ConfigError(f'model.head.patch_size is {head.patch_size} '
+                              f'but model.backbone.patch_size is {patch}')
+        if gen is None and out != patch**2 * head.in_channels:
+            raise ConfigError(
+                f'model.neck gives {out} outputs per patch but model.head.'
+                f'patch_size {patch} needs {patch**2 * head.in_channels} '
+                '(check model.neck.patch_size and predict_feature_dim)')
+        if gen is not None and out != (gen.out_channels or bb.embed_dims):
+            raise ValueError(
+                f'HPM: neck.predict_feature_dim is {out}, the target {name} '
+                f'has {gen.out_channels or bb.embed_dims} channels')
+        if gen is not None and gen.num_patches not in (None, bb.num_patches):
+            raise ValueError(
+                f'HPM: the target {name} gives {gen.num_patches} patches, '
+                f'the backbone {bb.num_patches}')
 
     def student_modules(self) -> nn.ModuleDict:
         """The averaged part of the student: backbone and decoder."""
@@ -200,11 +184,8 @@ class HPM(BaseSelfSupervisor):
         self.teacher.copy_from(self.student_modules())
 
     def extract_feat(self, inputs: Tensor, source: str = 'student') -> tuple:
-        """Encode all patches (no mask) with the student's or the teacher's
-        encoder.
-
-        Called by mmpretrain's ``FeatureExtractor``, which passes its extra
-        call arguments here: ``extractor(img, source='teacher')``.
+        """Encode all patches (no mask); mmpretrain's ``FeatureExtractor``
+        passes its extra arguments: ``extractor(img, source='teacher')``.
 
         Args:
             inputs (Tensor): Normalised images (B, 3, H, W).
@@ -230,13 +211,10 @@ class HPM(BaseSelfSupervisor):
             with_scores: Optional[bool] = None,
             with_tokens: Optional[bool] = None
     ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-        """One teacher pass on the unmasked image.
-
-        Runs the teacher's encoder on all L patches and, for the scores,
-        only its loss-predictor branch (never the reconstructor). By default
-        it computes what the step needs: the scores while the masker mines
-        patches, the tokens for a target taken from the teacher; nothing at
-        all (no pass) when neither is needed.
+        """One teacher pass on the unmasked image: its encoder on all L
+        patches, then only its loss-predictor branch for the scores. By
+        default what the step needs: the scores while the masker mines, the
+        tokens for a target taken from the teacher; no pass for neither.
 
         Args:
             inputs (Tensor): Images (B, 3, H, W).
@@ -269,17 +247,9 @@ class HPM(BaseSelfSupervisor):
                 inputs: Tensor,
                 data_samples: Optional[List[DataSample]] = None,
                 mode: str = 'tensor'):
-        """mmengine's entry point; ``mode='loss'`` first sets ``alpha_t``
-        and lists the model for its teacher's updates (see the class doc).
-
-        Args:
-            inputs (Tensor): Normalised images (B, 3, H, W).
-            data_samples (list[DataSample], optional): Unused by HPM.
-            mode (str): 'tensor', 'loss' or 'predict'.
-
-        Returns:
-            What ``BaseSelfSupervisor.forward`` returns in ``mode``.
-        """
+        """``BaseSelfSupervisor.forward``; ``mode='loss'`` first sets
+        ``alpha_t`` and lists the model for its teacher's updates (see the
+        class doc)."""
         if mode == 'loss':
             self.masker.update_alpha()
             if not _STEP_HOOK:

@@ -31,6 +31,9 @@ class HPMViT(MAEViT):
                  patch_size: int = 16,
                  mask_ratio: float = 0.75,
                  **kwargs) -> None:
+        if isinstance(arch, str) and arch.lower() not in self.arch_zoo:
+            raise ValueError(f'HPMViT: arch {arch!r} is not one of '
+                             f'{sorted(self.arch_zoo)}')
         if not 0.0 < float(mask_ratio) < 1.0:
             raise ValueError(
                 f'HPMViT: mask_ratio must be in (0, 1), got {mask_ratio}')
@@ -68,17 +71,13 @@ class HPMViT(MAEViT):
                 encodes every patch (plain ViT forward).
 
         Returns:
-            tuple: With a mask, ``(latent, mask, ids_restore)``: latent
-            (B, 1 + K, C) with the cls token first and the visible patches in
-            ascending position order, mask (B, L) as given, ids_restore
-            (B, L) that undoes the visible-first order. Without a mask, the
-            outputs of :class:`VisionTransformer` (``out_type``, default
-            'raw': (B, 1 + L, C)).
+            tuple: With a mask, latent (B, 1 + K, C) (cls, then the visible
+            patches in position order), mask (B, L) and ids_restore (B, L)
+            (undoes the visible-first order). Without, :class:`MAEViT`'s
+            outputs (default ``out_type='raw'``: (B, 1 + L, C)).
         """
-        if mask is None or mask is False:
-            return super().forward(x, mask=None)
-        if mask is True:
-            return super().forward(x, mask=True)
+        if not isinstance(mask, Tensor):  # MAEViT would mask on False
+            return super().forward(x, mask=mask or None)
         B, L = mask.shape
         if L != self.num_patches:
             raise ValueError(f'HPMViT: mask has {L} patches, the backbone '

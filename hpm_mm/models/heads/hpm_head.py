@@ -12,13 +12,10 @@ from ..losses import pairwise_labels
 
 
 class LossPredictionHead(BaseModule):
-    """What every HPM head shares: the loss predictor learns the per-patch
-    reconstruction losses ``l`` (B, L) that a subclass computes its own way
-    (:meth:`per_patch_loss`).
-
-    ``loss_rec`` is the mean of ``l`` over the masked patches; the loss
-    predictor's scores of the masked patches are trained on their
-    (detached) ``l``.
+    """What every HPM head shares: ``loss_rec`` is the mean over the masked
+    patches of the per-patch losses ``l`` (B, L) that a subclass computes
+    (:meth:`per_patch_loss`); the loss predictor's scores of the masked
+    patches are trained on their (detached) ``l``.
 
     Args:
         num_masked (int): Masked patches per image, M (HPM sets it from its
@@ -45,21 +42,19 @@ class LossPredictionHead(BaseModule):
 
     def loss(self, pred: Tensor, scores: Tensor, target: Tensor,
              mask: Tensor) -> Dict[str, Tensor]:
-        """Compute the losses and the predictor's ranking accuracy.
+        """The losses and the predictor's ranking accuracy.
 
         Args:
             pred (Tensor): The reconstruction (B, L, C).
             scores (Tensor): Predicted-loss scores (B, L).
             target (Tensor): What :meth:`per_patch_loss` compares ``pred``
                 with (images, or features (B, L, C)).
-            mask (Tensor): Boolean mask (B, L), True = masked, exactly M per
-                image.
+            mask (Tensor): Boolean (B, L), True = masked, M per image.
 
         Returns:
             dict[str, Tensor]: ``loss_rec`` (times ``loss_rec_weight``),
-            ``loss_pred`` and ``rank_acc`` (fraction of ordered pairs of
-            masked patches with distinct losses that the scores order
-            correctly; logged, not optimised).
+            ``loss_pred`` and ``rank_acc`` (the fraction of pairs of masked
+            patches with distinct losses the scores order right; logged).
         """
         per_patch = self.per_patch_loss(pred, target)
         maskf = mask.to(per_patch.dtype)
@@ -153,11 +148,6 @@ class HPMFeatureHead(LossPredictionHead):
         Returns:
             Tensor: Loss of every patch (B, L), fp32.
         """
-        if pred.shape != target.shape:
-            raise ValueError(
-                f'HPMFeatureHead: prediction {tuple(pred.shape)} and target '
-                f'{tuple(target.shape)} differ; set the neck\'s '
-                'predict_feature_dim to the target\'s channels')
         diff = F.normalize(pred.float(), dim=-1) - F.normalize(
             target.float(), dim=-1)
         return diff.pow(2).sum(dim=-1)

@@ -1,3 +1,3 @@
-from .hard_patch_masker import HardPatchMasker, mask_patches, top_ranked
+from .hard_patch_masker import HardPatchMasker, top_ranked
 
-__all__ = ['HardPatchMasker', 'mask_patches', 'top_ranked']
+__all__ = ['HardPatchMasker', 'top_ranked']

@@ -12,9 +12,8 @@ def top_ranked(scores: Tensor, num: Union[int, Tensor],
                largest: bool = True) -> Tensor:
     """Flag each row's ``num`` highest (or lowest) scores.
 
-    A comparison of each score's rank in its row rather than ``topk``:
-    ``num`` may be a 0-d tensor, so a compiled graph does not depend on its
-    value.
+    Ranks rather than ``topk``: ``num`` may be a 0-d tensor, so a compiled
+    graph does not depend on its value.
 
     Args:
         scores (Tensor): Scores (B, L).
@@ -30,51 +29,24 @@ def top_ranked(scores: Tensor, num: Union[int, Tensor],
     return rank < num
 
 
-def mask_patches(noise: Tensor, num_masked: int,
-                 first: Optional[Tensor] = None) -> Tensor:
-    """MAE's random masking: the ``num_masked`` largest noise values.
-
-    Args:
-        noise (Tensor): Uniform noise in [0, 1), (B, L).
-        num_masked (int): Masked patches per row, M.
-        first (Tensor, optional): Boolean (B, L), at most M True per row:
-            patches masked before any random one.
-
-    Returns:
-        Tensor: Boolean mask (B, L), True = masked, exactly M per row.
-    """
-    if first is not None:
-        noise = noise.masked_fill(first, 2.0)  # above any uniform draw
-    L = noise.shape[1]
-    ids_masked = noise.argsort(dim=1)[:, L - num_masked:]
-    return torch.zeros_like(noise, dtype=torch.bool).scatter_(
-        1, ids_masked, True)
-
-
 @MODELS.register_module()
 class HardPatchMasker(BaseModule):
     """Mask the patches the teacher finds hardest, plus random ones.
 
-    With ``alpha_t`` the mined fraction, ``n_hard = int(M * alpha_t)`` of the
-    M masked patches of each image are its ``n_hard`` highest-scored patches
-    (``mine='hard'``, the paper's method; ``mine='easy'`` takes the
-    lowest-scored ones) and the other ``M - n_hard`` are drawn uniformly
-    without replacement from the rest; ``n_hard = 0`` gives MAE's uniform
-    mask (the same random draw as MAE's ``random_masking``). Vectorised over
-    the batch, no host sync.
+    ``n_hard = int(M * alpha_t)`` of the M masked patches of each image are
+    its highest-scored patches (``mine='hard'``, the paper's; ``'easy'``:
+    the lowest-scored), the other ``M - n_hard`` are drawn uniformly without
+    replacement from the rest; ``n_hard = 0`` is MAE's uniform mask (the
+    same draw as MAE's ``random_masking``). Vectorised, no host sync.
 
-    ``alpha_t`` follows the released easy-to-hard schedule (``ramp='up'``)
-    ``alpha_max * (t + 1) / T`` with t the epoch counted from 0 and T the
-    number of epochs (``schedule='epoch'``), or the iteration and the number
-    of iterations (``schedule='iter'``). Other settings: ``ramp='down'`` is
-    hard-to-easy, ``alpha_max * (T - t) / T`` (the same values in reverse
-    order); ``ramp='none'`` keeps ``alpha_max`` from the first step on
-    (hardest from the start). ``fixed_alpha`` overrides any schedule
-    (``fixed_alpha=0``: random masks, the loss predictor still trained).
-
-    :class:`HPM` calls :meth:`update_alpha` before each training step,
-    outside the compiled ``loss``; a constant ``alpha_t`` is set at
-    construction. ``alpha_t`` and ``n_hard`` are 0-d buffers and only
+    ``alpha_t`` is ``alpha_max * (t + 1) / T`` (``ramp='up'``, the released
+    easy-to-hard schedule), ``alpha_max * (T - t) / T`` (``'down'``, the
+    same values in reverse) or ``alpha_max`` (``'none'``), with t and T the
+    epoch from 0 and the epochs (``schedule='epoch'``) or the iterations
+    (``'iter'``); ``fixed_alpha`` overrides any schedule (0: random masks,
+    the loss predictor still trained). :class:`HPM` calls
+    :meth:`update_alpha` before each training step, outside the compiled
+    ``loss``. ``alpha_t`` and ``n_hard`` are 0-d buffers and only
     :attr:`mines` (``n_hard > 0``) is a Python bool, so a compiled step is
     traced once per value of :attr:`mines`.
 
@@ -94,8 +66,6 @@ class HardPatchMasker(BaseModule):
             (``alpha_max`` throughout). Defaults to 'up'.
     """
 
-    MINES = ('hard', 'easy')
-    RAMPS = ('up', 'down', 'none')
     UNSET = ("HardPatchMasker: alpha_t is not set and the MessageHub has "
              "no training progress ('epoch'/'max_epochs' or 'iter'/"
              "'max_iters'); train under an mmengine Runner or call "
@@ -110,20 +80,18 @@ class HardPatchMasker(BaseModule):
                  mine: str = 'hard',
                  ramp: str = 'up') -> None:
         super().__init__()
-        if schedule not in ('epoch', 'iter'):
-            raise ValueError("HardPatchMasker: schedule must be 'epoch' or "
-                             f"'iter', got {schedule!r}")
-        if mine not in self.MINES:
-            raise ValueError("HardPatchMasker: mine must be 'hard' or "
-                             f"'easy', got {mine!r}")
-        if ramp not in self.RAMPS:
-            raise ValueError("HardPatchMasker: ramp must be 'up', 'down' or "
-                             f"'none', got {ramp!r}")
+        for name, val, allowed in (('schedule', schedule, ('epoch', 'iter')),
+                                   ('mine', mine, ('hard', 'easy')),
+                                   ('ramp', ramp, ('up', 'down', 'none'))):
+            if val not in allowed:
+                raise ValueError(f'HardPatchMasker: {name} must be one of '
+                                 f'{allowed}, got {val!r}')
         for name, val in (('alpha_max', alpha_max), ('fixed_alpha',
                                                      fixed_alpha)):
-            if val is not None and not 0.0 <= float(val) <= 1.0:
-                raise ValueError(
-                    f'HardPatchMasker: {name} must be in [0, 1], got {val}')
+            if val is not None and not (isinstance(val, (int, float))
+                                        and 0 <= val <= 1):
+                raise ValueError(f'HardPatchMasker: {name} must be in '
+                                 f'[0, 1], got {val!r}')
         if not 0 < num_masked < num_patches:
             raise ValueError(f'HardPatchMasker: num_masked must be in (0, '
                              f'{num_patches}), got {num_masked}')
@@ -160,14 +128,9 @@ class HardPatchMasker(BaseModule):
         self._mines = n_hard > 0
 
     def update_alpha(self, message_hub: Optional[MessageHub] = None) -> None:
-        """Advance the schedule to the training progress of ``message_hub``.
-
-        Without progress in the hub (outside a Runner) a constant or
-        previously set ``alpha_t`` is kept.
-
-        Args:
-            message_hub (MessageHub, optional): Defaults to the current
-                instance (the Runner's).
+        """Advance the schedule to the training progress of ``message_hub``
+        (default: the current one, the Runner's); without progress a
+        constant or previously set ``alpha_t`` is kept.
 
         Raises:
             RuntimeError: No progress and no ``alpha_t`` set yet.
@@ -216,5 +179,11 @@ class HardPatchMasker(BaseModule):
                     f'({batch_size}, {self.num_patches})')
             device = scores.device
             mined = top_ranked(scores, self.num_hard_t, self.mine == 'hard')
+        # MAE's random masking: the M largest of uniform noise, the mined
+        # patches (set above any draw) first
         noise = torch.rand(batch_size, self.num_patches, device=device)
-        return mask_patches(noise, self.num_masked, mined)
+        if mined is not None:
+            noise = noise.masked_fill(mined, 2.0)
+        ids_masked = noise.argsort(dim=1)[:, -self.num_masked:]
+        return torch.zeros_like(noise, dtype=torch.bool).scatter_(
+            1, ids_masked, True)

@@ -1,10 +1,8 @@
 """MAE decoder with HPM's parallel loss-predictor branch."""
+import copy
 from typing import Optional, Tuple
 
 import torch
-from mmcv.cnn import build_norm_layer
-from mmpretrain.models.backbones.vision_transformer import \
-    TransformerEncoderLayer
 from mmpretrain.models.necks.mae_neck import MAEPretrainDecoder
 from mmpretrain.registry import MODELS
 from torch import Tensor, nn
@@ -25,14 +23,13 @@ class HPMDecoder(MAEPretrainDecoder):
 
     Args:
         num_patches, patch_size, in_chans, embed_dim, decoder_embed_dim,
-        decoder_depth, decoder_num_heads, mlp_ratio, norm_cfg: Those of
-            :class:`MAEPretrainDecoder` (L, p, image channels, encoder
-            width, decoder width, blocks per branch, heads, MLP ratio, LN
-            with eps 1e-6), with its defaults.
+        decoder_depth, decoder_num_heads, mlp_ratio, norm_cfg, init_cfg:
+            Those of :class:`MAEPretrainDecoder` (L, p, image channels,
+            encoder width, decoder width, blocks per branch, heads, MLP
+            ratio, LN with eps 1e-6), with its defaults.
         predict_feature_dim (int, optional): Output width of the
             reconstructor (the target's channels, e.g. 512 for CLIP, 768 for
             DINO or the EMA teacher). Defaults to None: p*p*in_chans pixels.
-        init_cfg (dict, optional): Initialisation config.
     """
 
     def __init__(self,
@@ -53,30 +50,14 @@ class HPMDecoder(MAEPretrainDecoder):
                 or predict_feature_dim < 1):
             raise ValueError('HPMDecoder: predict_feature_dim must be a '
                              f'positive int, got {predict_feature_dim!r}')
-        super().__init__(
-            num_patches=num_patches,
-            patch_size=patch_size,
-            in_chans=in_chans,
-            embed_dim=embed_dim,
-            decoder_embed_dim=decoder_embed_dim,
-            decoder_depth=decoder_depth,
-            decoder_num_heads=decoder_num_heads,
-            mlp_ratio=mlp_ratio,
-            norm_cfg=norm_cfg,
-            predict_feature_dim=predict_feature_dim,
-            init_cfg=init_cfg)
-        self.decoder_blocks_losspred = nn.ModuleList([
-            TransformerEncoderLayer(
-                decoder_embed_dim,
-                decoder_num_heads,
-                int(mlp_ratio * decoder_embed_dim),
-                qkv_bias=True,
-                norm_cfg=norm_cfg) for _ in range(decoder_depth)
-        ])
-        self.decoder_norm_losspred = build_norm_layer(norm_cfg,
-                                                      decoder_embed_dim)[1]
+        super().__init__(num_patches, patch_size, in_chans, embed_dim,
+                         decoder_embed_dim, decoder_depth, decoder_num_heads,
+                         mlp_ratio, norm_cfg, predict_feature_dim, init_cfg)
+        # the loss predictor: the reconstructor's stack, another p*p*3 head
+        self.decoder_blocks_losspred = copy.deepcopy(self.decoder_blocks)
+        self.decoder_norm_losspred = copy.deepcopy(self.decoder_norm)
         self.decoder_pred_losspred = nn.Linear(
-            decoder_embed_dim, patch_size**2 * in_chans, bias=True)
+            decoder_embed_dim, patch_size**2 * in_chans)
 
     def embed(self, x: Tensor, ids_restore: Optional[Tensor] = None) -> Tensor:
         """Build the decoder input shared by both branches.
@@ -103,28 +84,15 @@ class HPMDecoder(MAEPretrainDecoder):
         return x + self.decoder_pos_embed
 
     def reconstruct(self, tokens: Tensor) -> Tensor:
-        """Reconstructor branch.
-
-        Args:
-            tokens (Tensor): Decoder input (B, 1 + L, D).
-
-        Returns:
-            Tensor: Predicted pixels (B, L, p*p*3), or features
-            (B, L, predict_feature_dim).
-        """
+        """Reconstructor branch: decoder input (B, 1 + L, D) to pixels
+        (B, L, p*p*3) or features (B, L, predict_feature_dim)."""
         for blk in self.decoder_blocks:
             tokens = blk(tokens)
         return self.decoder_pred(self.decoder_norm(tokens))[:, 1:]
 
     def predict_loss(self, tokens: Tensor) -> Tensor:
-        """Loss-predictor branch.
-
-        Args:
-            tokens (Tensor): Decoder input (B, 1 + L, D).
-
-        Returns:
-            Tensor: Predicted reconstruction-loss score per patch (B, L).
-        """
+        """Loss-predictor branch: decoder input (B, 1 + L, D) to one
+        predicted reconstruction-loss score per patch (B, L)."""
         for blk in self.decoder_blocks_losspred:
             tokens = blk(tokens)
         out = self.decoder_pred_losspred(self.decoder_norm_losspred(tokens))
@@ -132,15 +100,7 @@ class HPMDecoder(MAEPretrainDecoder):
 
     def forward(self, x: Tensor,
                 ids_restore: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """Run both branches.
-
-        Args:
-            x (Tensor): Encoder tokens (B, 1 + K, C).
-            ids_restore (Tensor, optional): (B, L), see :meth:`embed`.
-
-        Returns:
-            tuple[Tensor, Tensor]: pixels (B, L, p*p*3) or features
-            (B, L, predict_feature_dim), and predicted-loss scores (B, L).
-        """
+        """Both branches on :meth:`embed`'s tokens: the reconstruction
+        (B, L, p*p*3 or predict_feature_dim) and the scores (B, L)."""
         tokens = self.embed(x, ids_restore)
         return self.reconstruct(tokens), self.predict_loss(tokens)

@@ -1,6 +1,6 @@
-from .base import EMAFeatureTarget, FeatureTarget, FrozenNetworkTarget
-from .clip_target import CLIPFeatureTarget
-from .dino_target import DINOFeatureTarget
+from .feature_targets import (CLIPFeatureTarget, DINOFeatureTarget,
+                              EMAFeatureTarget, FeatureTarget,
+                              FrozenNetworkTarget)
 
 __all__ = [
     'FeatureTarget', 'FrozenNetworkTarget', 'CLIPFeatureTarget',

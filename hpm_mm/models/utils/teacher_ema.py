@@ -11,18 +11,15 @@ from torch import Tensor, nn
 class HPMTeacherEMA(nn.Module):
     """Exponential moving average of the student, updated after each step.
 
-    ``theta_T = d * theta_T + (1 - d) * theta_S`` with
-    ``d = d_start + (e / warmup_epochs) * (d_end - d_start)`` while
-    ``e < warmup_epochs`` and ``d_end`` after (e = epoch from 0). The teacher
-    starts as an exact copy of the initialised student (:meth:`copy_from`)
-    and every update averages, as in the released code; an update is one
-    fused multi-tensor ``lerp`` with no host synchronisation.
-
-    Not mmengine's ``ExponentialMovingAverage``, whose first update copies
-    and whose momentum is constant. The averaged copy (``module``) stays in
-    eval mode and its weights are buffers, invisible to the optimizer.
-    State-dict keys: ``teacher.module.<student name>`` and ``teacher.steps``
-    (the number of updates).
+    ``theta_T = d * theta_T + (1 - d) * theta_S`` with d rising linearly
+    from ``momentum_start`` at epoch 0 to ``momentum_end`` at
+    ``warmup_epochs``. The teacher starts as an exact copy of the
+    initialised student (:meth:`copy_from`) and every update averages, as
+    in the released code (mmengine's ``ExponentialMovingAverage`` copies on
+    its first update and keeps one momentum), in one fused ``lerp`` with no
+    host sync. The copy (``module``) stays in eval mode and its weights are
+    buffers, invisible to the optimizer. State-dict keys:
+    ``teacher.module.<student name>`` and ``teacher.steps`` (updates).
 
     Args:
         model (nn.Module): The student to average (deep-copied).
@@ -85,13 +82,7 @@ class HPMTeacherEMA(nn.Module):
 
     @torch.no_grad()
     def update(self, student: nn.Module, epoch: int) -> None:
-        """One EMA step towards the student.
-
-        Args:
-            student (nn.Module): The averaged model (same structure as
-                ``self.module``).
-            epoch (int): Current epoch, 0-based, for the momentum schedule.
-        """
+        """One EMA step towards ``student`` with the decay of ``epoch``."""
         avg, src = self._pairs(student)
         torch._foreach_lerp_(avg, src, 1.0 - self.decay(epoch))
         self.steps += 1
