@@ -32,8 +32,8 @@ def check_knn_args(ks: Sequence[int], temperature: float, query_chunk: int,
                         ('query_chunk', query_chunk),
                         ('key_chunk', key_chunk)):
         if value <= 0:
-            shown = list(ks) if name == 'ks' else value
-            raise ValueError(f'kNN: {name} must be positive, got {shown}')
+            raise ValueError(f'knn_classify: {name} must be positive, got '
+                             f'{list(ks) if name == "ks" else value}')
 
 
 def topk_neighbours(queries: Tensor,
@@ -105,8 +105,9 @@ def knn_classify(train_features: Tensor,
     if train_features.ndim != 2 or val_features.ndim != 2 or \
             train_features.shape[1] != val_features.shape[1]:
         raise ValueError(
-            'kNN: features must be (N, C) and (M, C) with the same C, got '
-            f'{tuple(train_features.shape)} and {tuple(val_features.shape)}')
+            'knn_classify: features must be (N, C) and (M, C) with the same '
+            f'C, got {tuple(train_features.shape)} and '
+            f'{tuple(val_features.shape)}')
     check_knn_args(ks, temperature, query_chunk, key_chunk)
     n_train = len(train_features)
     for k in ks:
