@@ -67,7 +67,8 @@ def test_visualize_tool_bad_inputs(demo_run, tmp_path):
         str(tmp_path / 'missing.pth'), 'x.jpg'
     ])
     assert proc.returncode != 0
-    assert 'file not found' in proc.stderr.strip().splitlines()[-1]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert 'checkpoint not found' in last and 'missing.pth' in last
     mae = osp.join(ROOT, 'configs', 'pretrain', 'mae_vit-b.py')
     img = sorted(glob.glob(str(tmp / 'data' / 'train' / '*' / '*.JPEG')))[0]
     proc = run([
@@ -75,4 +76,4 @@ def test_visualize_tool_bad_inputs(demo_run, tmp_path):
         str(tmp / 'out' / 'iter_6.pth'), img
     ])
     assert proc.returncode != 0
-    assert 'not an HPM config' in proc.stderr.strip().splitlines()[-1]
+    assert 'MAE, not an HPM' in proc.stderr.strip().splitlines()[-1]

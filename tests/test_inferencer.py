@@ -1,13 +1,11 @@
 """hpm_mm.apis.HardPatchInferencer on a tiny HPM and real image files."""
-import os.path as osp
-
 import numpy as np
 import pytest
 import torch
 from mmpretrain.registry import MODELS
 from PIL import Image
 
-from hpm_mm.apis import HardPatchInferencer, resize_center_crop
+from hpm_mm.apis import HardPatchInferencer
 from hpm_mm.converters import CheckpointError
 from hpm_mm.testing import IMG, tiny_hpm_cfg
 
@@ -49,6 +47,16 @@ def files(tmp_path_factory):
                 tmp=tmp)
 
 
+def reference_crop(path: str) -> np.ndarray:
+    """Short side resized to IMG (PIL bicubic), centre IMG x IMG, RGB."""
+    img = Image.open(path).convert('RGB')
+    scale = IMG / min(img.size)
+    img = img.resize((int(img.width * scale), int(img.height * scale)),
+                     Image.BICUBIC)
+    left, top = (img.width - IMG) // 2, (img.height - IMG) // 2
+    return np.asarray(img.crop((left, top, left + IMG, top + IMG)))
+
+
 def normalise(rgb: np.ndarray) -> torch.Tensor:
     """The model's input for an RGB crop, computed without the model."""
     mean = torch.tensor(PREPROCESSOR['mean']).view(1, 3, 1, 1)
@@ -64,7 +72,7 @@ def test_scores_mask_and_reconstruction(files):
     assert len(results) == 4
     model = files['model'].eval()
     for path, r in zip(files['images'] + [files['images'][0]], results):
-        crop = resize_center_crop(np.asarray(Image.open(path)), IMG)
+        crop = reference_crop(path)
         np.testing.assert_array_equal(r.image, crop)
         # the teacher's scores of the unmasked image, from the checkpoint
         scores = model.teacher_forward(normalise(crop), with_scores=True)[0]
@@ -117,13 +125,20 @@ def test_built_model_and_folder(files, tmp_path):
 
 
 def test_bad_inputs(files, tmp_path):
-    with pytest.raises(FileNotFoundError, match='checkpoint file not found'):
+    with pytest.raises(CheckpointError,
+                       match='checkpoint not found: .*none.pth'):
         HardPatchInferencer(files['cfg'], str(tmp_path / 'none.pth'))
-    with pytest.raises(FileNotFoundError, match='config file not found'):
+    with pytest.raises(FileNotFoundError, match='none.py'):
         HardPatchInferencer(str(tmp_path / 'none.py'), files['ckpt'])
+    with pytest.raises(ValueError, match='no checkpoint'):
+        HardPatchInferencer(files['cfg'])
     mae = tmp_path / 'mae.py'
-    mae.write_text("model = dict(type='MAE')\n")
-    with pytest.raises(TypeError, match='not an HPM config'):
+    mae.write_text('model = ' + repr(dict(
+        type='MAE', backbone=dict(hpm_cfg()['backbone'], type='MAEViT'),
+        neck=dict(hpm_cfg()['neck'], type='MAEPretrainDecoder'),
+        head=dict(type='MAEPretrainHead', patch_size=16, loss=dict(
+            type='PixelReconstructionLoss', criterion='L2')))))
+    with pytest.raises(TypeError, match='MAE, not an HPM'):
         HardPatchInferencer(str(mae), files['ckpt'])
     # the authors' file must be converted first
     released = str(tmp_path / 'released.pth')
@@ -161,10 +176,8 @@ def test_bad_inputs(files, tmp_path):
 
 
 def test_model_index_name(files):
-    """A model name resolves to its config; a non-HPM name is refused."""
-    cfg = HardPatchInferencer._load_config(
-        'hpm_vit-base-p16_8xb256-amp-coslr-800e_in1k')
-    assert cfg.model.type == 'HPM' and osp.isfile(cfg.filename)
-    with pytest.raises(TypeError, match='not an HPM config'):
-        HardPatchInferencer._load_config(
-            'mae_vit-base-p16_8xb256-amp-coslr-800e_in1k')
+    """A model name builds its model (ViT-B: the tiny checkpoint does not
+    fit it)."""
+    with pytest.raises(CheckpointError, match='does not fit HPM'):
+        HardPatchInferencer('hpm_vit-base-p16_8xb256-amp-coslr-800e_in1k',
+                            files['ckpt'])

@@ -312,7 +312,7 @@ def test_interrupted_stage_resumes_and_failed_one_is_reported(
         fourth.stdout[-3000:] + fourth.stderr[-3000:]
     knn_log = osp.join(work, 'knn', 'knn.log')
     assert f'[4/6] knn: FAILED (knn exit 2); log: {knn_log}' in fourth.stdout
-    assert '--temperature must be positive' in fourth.stdout
+    assert 'temperature must be positive' in fourth.stdout
     for stage in ('convert', 'finetune', 'linear', 'coco'):
         assert f'{stage}: skipped, done' in fourth.stdout
     assert 'ade20k: train, resuming from the newest checkpoint' in \

@@ -14,7 +14,6 @@ Example::
 """
 import argparse
 import os.path as osp
-import sys
 import time
 
 from mmengine.config import Config
@@ -22,11 +21,10 @@ from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401
 from hpm_mm.cli import setup_train_cfg
-from hpm_mm.demo import build_sample_imagenet
-from hpm_mm.demo.sample_dataset import load_sample_photo
+from hpm_mm.demo import build_sample_imagenet, load_sample_photo
 from hpm_mm.apis import HardPatchInferencer
-from hpm_mm.visualization import plot_hard_patches, plot_training_curves
-from hpm_mm.visualization.training_curves import read_scalars
+from hpm_mm.visualization import (plot_hard_patches, plot_training_curves,
+                                  read_scalars)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'pretrain', 'hpm_vit-demo_cpu.py')
@@ -48,7 +46,7 @@ def parse_args() -> argparse.Namespace:
 def shrink_schedule(cfg: Config, iters: int) -> None:
     """Scale the iteration schedule of the demo config to ``iters``."""
     if iters < 2:
-        sys.exit(f'demo: --iters must be >= 2, got {iters}')
+        raise SystemExit(f'demo: --iters must be >= 2, got {iters}')
     warm = max(1, iters // 12)
     cfg.train_cfg.max_iters = iters
     cfg.param_scheduler[0].end = warm
@@ -57,13 +55,6 @@ def shrink_schedule(cfg: Config, iters: int) -> None:
     cfg.default_hooks.checkpoint.interval = iters
     cfg.default_hooks.logger.interval = max(1, min(20, iters // 10))
     cfg.log_processor.window_size = cfg.default_hooks.logger.interval
-
-
-def rank_acc_summary(rows: list, frac: float = 0.1) -> tuple:
-    """Mean rank_acc over the first and the last ``frac`` of the logs."""
-    accs = [r['rank_acc'] for r in rows if 'rank_acc' in r]
-    n = max(1, int(len(accs) * frac))
-    return sum(accs[:n]) / n, sum(accs[-n:]) / n
 
 
 def main() -> None:
@@ -92,11 +83,14 @@ def main() -> None:
         osp.join(args.work_dir, 'hard_patches.png'),
         title='HPM demo: teacher heat map, hard-mined (red) vs random '
         '(blue) masked patches, reconstruction')
-    first, last = rank_acc_summary(read_scalars(runner.work_dir))
+    rows = read_scalars(runner.work_dir)
+    accs = [r['rank_acc'] for r in rows if 'rank_acc' in r]
+    n = max(1, len(accs) // 10)  # mean of the first and last 10% of logs
     ckpt = osp.join(args.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     print(f'[demo] done in {time.time() - t0:.0f} s')
     print(f'[demo] loss-predictor ranking accuracy on masked patches: '
-          f'{first:.3f} (first 10% of logs) -> {last:.3f} (last 10%); '
+          f'{sum(accs[:n]) / n:.3f} (first 10% of logs) -> '
+          f'{sum(accs[-n:]) / n:.3f} (last 10%); '
           'chance is 0.5')
     print(f'[demo] checkpoint:       {ckpt}')
     print(f'[demo] training curves:  {curves}')

@@ -14,12 +14,11 @@ import argparse
 import os
 import os.path as osp
 
-import torch
+from mmengine.device import get_device
 
 from hpm_mm.apis import HardPatchInferencer
 from hpm_mm.datasets import read_image
 from hpm_mm.cli import one_line_errors
-from hpm_mm.visualization import plot_hard_patches
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,8 +35,7 @@ def parse_args() -> argparse.Namespace:
         'the easy-to-hard schedule)')
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the random part of the mask')
-    parser.add_argument('--device', default='cuda' if
-                        torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device', default=get_device())
     return parser.parse_args()
 
 
@@ -51,8 +49,8 @@ def main() -> None:
             args.config, args.checkpoint, device=args.device)
         results = inferencer(args.images, alpha=args.alpha, seed=args.seed)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    plot_hard_patches(results, args.out,
-                      title=f'HPM hard patches (alpha={args.alpha})')
+    inferencer.visualize(results, args.out,
+                         title=f'HPM hard patches (alpha={args.alpha})')
     print(f'saved {args.out}')
 
 

@@ -1,15 +1,14 @@
 """HardPatchInferencer: what HPM mines on given images."""
-import os.path as osp
 from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from mmcv.image import imread
+from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.model import BaseModel
-from mmpretrain.apis import ModelHub, get_model
+from mmpretrain.apis import get_model
 from mmpretrain.apis.base import BaseInferencer
-from PIL import Image
+from mmpretrain.datasets.transforms import CenterCrop, ResizeEdge
 
 from hpm_mm.converters import load_weights, read_state_dict
 from hpm_mm.datasets import read_image
@@ -20,24 +19,6 @@ from hpm_mm.structures import HardPatchResult
 InputType = Union[str, np.ndarray]
 
 
-def resize_center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Resize the short side to ``size`` (bicubic) and centre-crop.
-
-    Args:
-        rgb (np.ndarray): RGB (or gray) uint8 image.
-        size (int): Output side.
-
-    Returns:
-        np.ndarray: RGB uint8 (size, size, 3).
-    """
-    img = Image.fromarray(rgb).convert('RGB')
-    scale = size / min(img.size)
-    img = img.resize((max(size, round(img.width * scale)),
-                      max(size, round(img.height * scale))), Image.BICUBIC)
-    left, top = (img.width - size) // 2, (img.height - size) // 2
-    return np.asarray(img.crop((left, top, left + size, top + size)))
-
-
 class HardPatchInferencer(BaseInferencer):
     """Per-patch predicted losses and the mask HPM would draw.
 
@@ -46,12 +27,14 @@ class HardPatchInferencer(BaseInferencer):
     ``n_hard = int(M * alpha)`` top-scored patches plus random ones up to
     ``M``, and, optionally, the student reconstructs the masked patches.
     This is one training step's masking (:meth:`HPM.loss`) without the
-    losses.
+    losses. Images are resized (short side, bicubic) and centre-cropped to
+    the model's input size.
 
     Args:
         model (str | Config | BaseModel): An HPM config file, a Config, a
-            model name of ``mmpretrain.list_models('*hpm*')``, or a built
-            :class:`HPM` (weights as they are).
+            model name of ``mmpretrain.list_models('*hpm*')`` (built by
+            ``mmpretrain.get_model``), or a built :class:`HPM` (weights as
+            they are).
         checkpoint (str, optional): Weights of that model (an hpm_mm
             checkpoint, or the authors' converted with
             ``tools/convert_checkpoint.py --to hpm``); loaded strictly.
@@ -72,71 +55,31 @@ class HardPatchInferencer(BaseInferencer):
                  checkpoint: Optional[str] = None,
                  device: Union[str, torch.device] = 'cpu') -> None:
         if not isinstance(model, BaseModel):
-            cfg = self._load_config(model)
             if checkpoint is None:
-                raise ValueError(f'no checkpoint given for {model}')
-            model = get_model(cfg)
+                raise ValueError(
+                    f'HardPatchInferencer: no checkpoint given for {model}')
+            model = get_model(model)
         if not isinstance(model, HPM):
-            raise TypeError(f'not an HPM model: {type(model).__name__}')
+            raise TypeError('HardPatchInferencer: the model is a '
+                            f'{type(model).__name__}, not an HPM')
         if checkpoint is not None:
-            self.load_checkpoint(model, checkpoint)
+            load_weights(model, read_state_dict(checkpoint), checkpoint)
         self.model = model.to(device).eval()
-        self.config = getattr(model, '_config', None)
-        self.pipeline = self._init_pipeline(self.config)
-        self.visualizer = None
-
-    @staticmethod
-    def _load_config(model: Union[str, Config]) -> Config:
-        """Config of a config file, a Config or a model-index name."""
-        if isinstance(model, Config):
-            cfg = model
-        elif isinstance(model, str) and model.endswith('.py'):
-            if not osp.isfile(model):
-                raise FileNotFoundError(f'config file not found: {model}')
-            cfg = Config.fromfile(model)
-        elif isinstance(model, str):
-            cfg = ModelHub.get(model).config
-        else:
-            raise TypeError('model must be a config file, a Config, a model '
-                            f'name or an HPM model, got {type(model)}')
-        model_type = cfg.get('model', {}).get('type')
-        if model_type != 'HPM':
-            raise TypeError(f'{getattr(cfg, "filename", None) or model} is '
-                            f'not an HPM config (model type {model_type!r})')
-        return cfg
-
-    @staticmethod
-    def load_checkpoint(model: HPM, checkpoint: str) -> None:
-        """Load a whole HPM checkpoint into ``model``, strictly.
-
-        The one place where the inferencer reads weights.
-
-        Raises:
-            FileNotFoundError: If the file does not exist.
-            CheckpointError: If it is not a checkpoint, is in another format
-                (e.g. the authors' released one) or misses, adds or
-                mis-shapes any of the model's keys.
-        """
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(
-                f'checkpoint file not found: {checkpoint}')
-        load_weights(model, read_state_dict(checkpoint), checkpoint)
+        self.pipeline = self._init_pipeline(None)
 
     def _init_pipeline(self, cfg: Optional[Config]) -> Callable:
-        """Image file or BGR array -> RGB crop of the model's input size."""
-        size = self.model.backbone.img_size
-        if size[0] != size[1]:
-            raise ValueError(f'HardPatchInferencer: square inputs only, the '
-                             f'model takes {size}')
+        """Image file or BGR array -> BGR uint8 crop of the model's size."""
+        height, width = self.model.backbone.img_size
+        crop = Compose([
+            ResizeEdge(max(height, width), backend='pillow',
+                       interpolation='bicubic'),
+            CenterCrop(crop_size=(width, height))
+        ])
 
         def load(inp: InputType) -> np.ndarray:
-            if isinstance(inp, str):  # one-line errors naming the file
-                return resize_center_crop(read_image(inp), size[0])
-            img = imread(inp)  # BGR, as mmcv/mmpretrain read images
-            if img.ndim == 2:
-                img = np.repeat(img[..., None], 3, axis=2)
-            return resize_center_crop(
-                np.ascontiguousarray(img[..., 2::-1]), size[0])
+            # a file through read_image: one-line errors naming it
+            bgr = read_image(inp)[..., ::-1] if isinstance(inp, str) else inp
+            return crop(dict(img=bgr))['img']
 
         return load
 
@@ -163,31 +106,31 @@ class HardPatchInferencer(BaseInferencer):
             list[HardPatchResult]: One result per image, in input order.
         """
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f'alpha must be in [0, 1], got {alpha}')
+            raise ValueError(
+                f'HardPatchInferencer: alpha must be in [0, 1], got {alpha}')
         if return_recon and not hasattr(self.model.head, 'patchify'):
             raise ValueError(
                 f'{type(self.model.head).__name__} reconstructs features, '
                 'not pixels: use return_recon=False for its scores and mask')
-        images = [self.pipeline(x) for x in self._inputs_to_list(inputs)]
         device = next(self.model.parameters()).device
-        cuda = [device] if device.type == 'cuda' else []
         results = []
-        with torch.random.fork_rng(devices=cuda):
+        with torch.random.fork_rng(
+                devices=[device] if device.type == 'cuda' else []):
             if seed is not None:
                 torch.manual_seed(seed)
-            for chunk in self._get_chunk_data(images, batch_size):
-                results.extend(self.forward(chunk, alpha, return_recon))
+            for batch in self.preprocess(
+                    self._inputs_to_list(inputs), batch_size=batch_size):
+                results.extend(self.forward(batch, alpha, return_recon))
         return results
 
     @torch.no_grad()
-    def forward(self, images: List[np.ndarray], alpha: float,
+    def forward(self, batch: torch.Tensor, alpha: float,
                 return_recon: bool) -> List[HardPatchResult]:
-        """One batch of RGB crops of the model's input size."""
+        """One batch of BGR uint8 crops (B, H, W, 3)."""
         model = self.model
-        bgr = np.stack(images)[..., ::-1].copy()
-        batch = torch.from_numpy(bgr).permute(0, 3, 1, 2)
         x = model.data_preprocessor(
-            dict(inputs=batch, data_samples=None), False)['inputs']
+            dict(inputs=batch.permute(0, 3, 1, 2), data_samples=None),
+            False)['inputs']
         B = x.shape[0]
         grid = model.backbone.patch_resolution
         scores, _ = model.teacher_forward(x, with_scores=True,
@@ -201,7 +144,7 @@ class HardPatchInferencer(BaseInferencer):
         recon = self._reconstruct(x, mask) if return_recon else [None] * B
         return [
             HardPatchResult(
-                image=images[i],
+                image=batch[i].numpy()[..., ::-1].copy(),
                 scores=scores[i].view(grid).cpu().numpy(),
                 hard=hard[i].view(grid).cpu().numpy(),
                 masked=mask[i].view(grid).cpu().numpy(),
@@ -228,7 +171,3 @@ class HardPatchInferencer(BaseInferencer):
         """Draw ``results`` into a PNG (see :func:`plot_hard_patches`)."""
         from hpm_mm.visualization import plot_hard_patches
         return plot_hard_patches(results, out_file, title=title)
-
-    def postprocess(self, preds, *args, **kwargs):
-        """Results are returned as they are (:class:`HardPatchResult`)."""
-        return preds

@@ -1,3 +1,3 @@
-from .sample_dataset import SAMPLE_IMAGES, build_sample_imagenet
+from .sample_dataset import build_sample_imagenet, load_sample_photo
 
-__all__ = ['SAMPLE_IMAGES', 'build_sample_imagenet']
+__all__ = ['build_sample_imagenet', 'load_sample_photo']

@@ -1,13 +1,5 @@
-"""A frozen ViT encoder, built from any HPM checkpoint, for evaluation.
-
-The checkpoint may be an hpm_mm pretraining checkpoint (student or EMA
-teacher), the authors' released file, or ``backbone.*`` mmpretrain ViT
-weights (:mod:`hpm_mm.converters` detects which). The architecture is read
-off the weights; only the attention head count leaves no trace in them, so
-it comes from a config, from ``num_heads``, or from mmpretrain's table of
-standard ViTs (ViT-B: 12 heads, ViT-L: 16, ...).
-"""
-from typing import Optional, Union
+"""A frozen ViT encoder, built from any HPM checkpoint, for evaluation."""
+from typing import Optional
 
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -19,30 +11,17 @@ from ..converters import (CheckpointError, extract_encoder, infer_vit_arch,
 _ARCH_KEYS = ('embed_dims', 'num_layers', 'feedforward_channels')
 
 
-def arch_from_config(cfg: Union[str, Config]) -> dict:
-    """The ViT arch (with ``num_heads``) of a config's ``model.backbone``.
-
-    Args:
-        cfg (str | Config): A pretraining or classification config whose
-            ``model.backbone.arch`` is an mmpretrain arch name ('b',
-            'large', ...) or a dict.
-
-    Returns:
-        dict: ``embed_dims``, ``num_layers``, ``num_heads`` and
-        ``feedforward_channels``.
-    """
-    if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
-    arch = cfg.get('model', {}).get('backbone', {}).get('arch')
+def arch_from_config(path: str) -> dict:
+    """The ViT arch (with ``num_heads``) of a config's ``model.backbone``:
+    an mmpretrain arch name ('b', 'large', ...) or a dict."""
+    arch = Config.fromfile(path).get('model', {}).get('backbone',
+                                                      {}).get('arch')
     if isinstance(arch, str):
-        if arch.lower() not in VisionTransformer.arch_zoo:
-            raise ValueError(f'model.backbone.arch {arch!r} is not an '
-                             'mmpretrain ViT arch')
-        return dict(VisionTransformer.arch_zoo[arch.lower()])
-    if isinstance(arch, dict) and 'num_heads' in arch:
-        return {k: arch[k] for k in ('num_heads', ) + _ARCH_KEYS if k in arch}
-    raise ValueError('the config has no model.backbone.arch with the '
-                     f'number of heads (got {arch!r})')
+        arch = VisionTransformer.arch_zoo.get(arch.lower())
+    if not isinstance(arch, dict) or 'num_heads' not in arch:
+        raise ValueError(f'{path}: model.backbone.arch is not an mmpretrain '
+                         'ViT arch name or a dict with num_heads')
+    return dict(arch)
 
 
 def standard_num_heads(arch: dict) -> Optional[int]:
@@ -62,8 +41,13 @@ def build_encoder(checkpoint: str,
     """A frozen mmpretrain ``VisionTransformer`` holding a checkpoint's
     encoder, returning the cls token after the final norm.
 
-    Every key is accounted for: weights the encoder needs but the file
-    lacks are an error, file keys the encoder does not use are logged.
+    The checkpoint may be an hpm_mm pretraining checkpoint, the authors'
+    released file, or ``backbone.*`` mmpretrain ViT weights (format
+    detected). The architecture is read off the weights; the attention head
+    count, which leaves no trace in them, comes from ``num_heads``, the
+    config or mmpretrain's standard ViTs (ViT-B: 12, ViT-L: 16, ...).
+    Weights the encoder needs but the file lacks are an error, file keys
+    the encoder does not use are logged.
 
     Args:
         checkpoint (str): Path or URL of the checkpoint.
@@ -85,16 +69,14 @@ def build_encoder(checkpoint: str,
     conv = extract_encoder(read_checkpoint(checkpoint), source=source)
     arch = infer_vit_arch(conv.state)
     shape = {k: arch[k] for k in _ARCH_KEYS}
-    if config_arch is not None:
-        differ = [k for k in _ARCH_KEYS
-                  if k in config_arch and config_arch[k] != shape[k]]
-        if differ:
-            raise CheckpointError(
-                f'{checkpoint} does not fit the config\'s arch: ' + ', '.join(
-                    f'{k} {shape[k]} vs config {config_arch[k]}'
-                    for k in differ))
-        num_heads = num_heads or config_arch.get('num_heads')
-    num_heads = num_heads or standard_num_heads(shape)
+    config_arch = config_arch or {}
+    differ = [f'{k} {shape[k]} vs config {config_arch[k]}'
+              for k in _ARCH_KEYS if config_arch.get(k, shape[k]) != shape[k]]
+    if differ:
+        raise CheckpointError(f'{checkpoint} does not fit the config\'s '
+                              f'arch: {", ".join(differ)}')
+    num_heads = num_heads or config_arch.get('num_heads') or \
+        standard_num_heads(shape)
     if not num_heads:
         raise CheckpointError(
             f'{checkpoint}: no standard ViT is {shape}; give the number of '
@@ -111,12 +93,11 @@ def build_encoder(checkpoint: str,
         final_norm=True)
     found = load_weights(encoder, conv.state, checkpoint,
                          allow_unexpected=True)
-    print_log(
-        f'encoder from {checkpoint} (format {conv.source_format}; '
-        f'{"; ".join(conv.notes) or "-"}): {shape}, {num_heads} heads, '
-        f'{arch["img_size"][0]} px; unused keys: '
-        f'{summarize_keys(found.unexpected + conv.unknown) or "none"}',
-        logger='current')
+    unused = summarize_keys(found.unexpected + conv.unknown) or 'none'
+    print_log(f'encoder from {checkpoint} ({conv.source_format}; '
+              f'{"; ".join(conv.notes) or "-"}): {shape}, {num_heads} '
+              f'heads, {arch["img_size"][0]} px; unused keys: {unused}',
+              logger='current')
     encoder.requires_grad_(False)
     encoder.eval()  # mmpretrain's ViT.train() does not return the module
     return encoder

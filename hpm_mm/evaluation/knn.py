@@ -12,14 +12,28 @@ stays ``O(query_chunk * (key_chunk + k))`` whatever the set sizes: ImageNet's
 1.28 M x 50 k similarity matrix never exists.
 """
 import warnings
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import torch
+from mmengine.utils import track_iter_progress
 from torch import Tensor
 
 #: The authors' (and DINO's) neighbour counts and temperature.
 DEFAULT_KS = (10, 20, 100, 200)
 DEFAULT_TEMPERATURE = 0.07
+
+
+def check_knn_args(ks: Sequence[int], temperature: float, query_chunk: int,
+                   key_chunk: int) -> None:
+    """Raise ``ValueError`` naming the first argument of
+    :func:`knn_classify` that is not positive (``ks``: any of them)."""
+    for name, value in (('ks', min(ks, default=0)),
+                        ('temperature', temperature),
+                        ('query_chunk', query_chunk),
+                        ('key_chunk', key_chunk)):
+        if value <= 0:
+            raise ValueError(f'knn_classify: {name} must be positive, got '
+                             f'{list(ks) if name == "ks" else value}')
 
 
 def topk_neighbours(queries: Tensor,
@@ -39,11 +53,6 @@ def topk_neighbours(queries: Tensor,
         tuple[Tensor, Tensor]: Similarities (Q, k), sorted in decreasing
         order, and the keys' row indices (Q, k).
     """
-    if not 0 < k <= keys.shape[0]:
-        raise ValueError(f'k must be in [1, {keys.shape[0]}] (the number '
-                         f'of keys), got {k}')
-    if key_chunk < 1:
-        raise ValueError(f'key_chunk must be positive, got {key_chunk}')
     best_sim = queries.new_empty(queries.shape[0], 0)
     best_idx = torch.empty(
         queries.shape[0], 0, dtype=torch.long, device=queries.device)
@@ -58,32 +67,6 @@ def topk_neighbours(queries: Tensor,
     return best_sim, best_idx
 
 
-def knn_votes(similarities: Tensor, labels: Tensor, num_classes: int,
-              temperature: float = DEFAULT_TEMPERATURE) -> Tensor:
-    """Summed neighbour votes per class.
-
-    Args:
-        similarities (Tensor): (Q, k) cosine similarities of the neighbours.
-        labels (Tensor): (Q, k) long, the neighbours' labels.
-        num_classes (int): Number of classes C.
-        temperature (float): Votes are ``exp(similarity / temperature)``.
-
-    Returns:
-        Tensor: (Q, C) votes; 0 for classes no neighbour has.
-    """
-    weights = (similarities.float() / temperature).exp()
-    votes = weights.new_zeros(similarities.shape[0], num_classes)
-    return votes.scatter_add_(1, labels, weights)
-
-
-def _hits(votes: Tensor, target: Tensor, topn: int) -> Tensor:
-    """Whether ``target`` is among the ``topn`` classes with votes."""
-    top = votes.topk(min(topn, votes.shape[1]), dim=1).indices
-    in_top = (top == target[:, None]).any(dim=1)
-    # a class without any vote is never a prediction
-    return in_top & (votes.gather(1, target[:, None])[:, 0] > 0)
-
-
 @torch.no_grad()
 def knn_classify(train_features: Tensor,
                  train_labels: Tensor,
@@ -91,7 +74,6 @@ def knn_classify(train_features: Tensor,
                  val_labels: Tensor,
                  ks: Sequence[int] = DEFAULT_KS,
                  temperature: float = DEFAULT_TEMPERATURE,
-                 num_classes: Optional[int] = None,
                  query_chunk: int = 512,
                  key_chunk: int = 65536,
                  progress: bool = False) -> Dict[int, Dict[str, float]]:
@@ -113,7 +95,6 @@ def knn_classify(train_features: Tensor,
             to N with a warning (the result is reported under the k asked
             for).
         temperature (float): Vote temperature T.
-        num_classes (int, optional): Defaults to 1 + the largest label.
         query_chunk (int): Val samples classified at once.
         key_chunk (int): Train samples compared at once.
         progress (bool): Show an mmengine progress bar over the val chunks.
@@ -124,47 +105,34 @@ def knn_classify(train_features: Tensor,
     if train_features.ndim != 2 or val_features.ndim != 2 or \
             train_features.shape[1] != val_features.shape[1]:
         raise ValueError(
-            'features must be (N, C) and (M, C) with the same C, got '
-            f'{tuple(train_features.shape)} and {tuple(val_features.shape)}')
-    if len(train_labels) != len(train_features) or \
-            len(val_labels) != len(val_features):
-        raise ValueError('one label per feature row is needed')
-    if not ks or min(ks) < 1:
-        raise ValueError(f'ks must be positive integers, got {list(ks)}')
-    if temperature <= 0:
-        raise ValueError(f'temperature must be positive, got {temperature}')
-    for name, val in (('query_chunk', query_chunk), ('key_chunk', key_chunk)):
-        if val < 1:
-            raise ValueError(f'{name} must be positive, got {val}')
+            'knn_classify: features must be (N, C) and (M, C) with the same '
+            f'C, got {tuple(train_features.shape)} and '
+            f'{tuple(val_features.shape)}')
+    check_knn_args(ks, temperature, query_chunk, key_chunk)
     n_train = len(train_features)
-    used = {}
     for k in ks:
-        used[k] = min(k, n_train)
         if k > n_train:
             warnings.warn(f'k={k} is more than the {n_train} train samples: '
                           f'using k={n_train}')
-    if num_classes is None:
-        num_classes = int(max(train_labels.max(), val_labels.max())) + 1
+    num_classes = int(max(train_labels.max(), val_labels.max())) + 1
     train_labels = train_labels.to(train_features.device)
     val_labels = val_labels.to(val_features.device)
-    k_max = max(used.values())
     correct = {k: [0, 0] for k in ks}
     starts = range(0, len(val_features), query_chunk)
-    if progress:
-        from mmengine.utils import track_iter_progress
-        starts = track_iter_progress(list(starts))
-    for start in starts:
-        queries = val_features[start:start + query_chunk]
-        target = val_labels[start:start + query_chunk]
-        sims, idx = topk_neighbours(queries, train_features, k_max,
+    for start in track_iter_progress(list(starts)) if progress else starts:
+        target = val_labels[start:start + query_chunk, None]  # (Q, 1)
+        sims, idx = topk_neighbours(val_features[start:start + query_chunk],
+                                    train_features, min(max(ks), n_train),
                                     key_chunk)
-        neighbour_labels = train_labels[idx]
         for k in ks:
-            k_used = used[k]
-            votes = knn_votes(sims[:, :k_used], neighbour_labels[:, :k_used],
-                              num_classes, temperature)
-            correct[k][0] += int(_hits(votes, target, 1).sum())
-            correct[k][1] += int(_hits(votes, target, 5).sum())
+            weights = (sims[:, :k].float() / temperature).exp()
+            votes = weights.new_zeros(len(target), num_classes).scatter_add_(
+                1, train_labels[idx[:, :k]], weights)  # (Q, num_classes)
+            top = votes.topk(min(5, num_classes), dim=1)
+            # a class without any vote is never a prediction
+            hit = (top.indices == target) & (top.values > 0)  # (Q, 5)
+            correct[k][0] += int(hit[:, 0].sum())
+            correct[k][1] += int(hit.any(dim=1).sum())
     total = max(len(val_features), 1)
     return {
         k: dict(top1=100.0 * c1 / total, top5=100.0 * c5 / total)
