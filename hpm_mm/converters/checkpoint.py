@@ -13,8 +13,6 @@ from ..fileio import write_atomically
 from .safe_globals import allowed_globals, mmengine_safe_globals
 
 StateDict = Dict[str, torch.Tensor]
-#: What :func:`detect_format` tells apart (docs/en/downstream.md).
-FORMATS = ('released', 'hpm', 'mmpretrain', 'mmdet', 'vit', 'vitdet')
 
 
 class CheckpointError(ValueError):
@@ -106,16 +104,13 @@ def _tensors(obj: Any) -> Optional[StateDict]:
                          and isinstance(v, torch.Tensor)})
 
 
-def split_checkpoint(obj: Any) -> Tuple[StateDict, Optional[StateDict]]:
+def split_checkpoint(obj: Mapping) -> Tuple[StateDict, Optional[StateDict]]:
     """The tensors (without ``module.``) of ``state_dict``, else of
     ``model``, else of ``obj``; and those of ``ema_state_dict`` or None.
 
     Raises:
         CheckpointError: No tensors found.
     """
-    if not isinstance(obj, Mapping):
-        raise CheckpointError('unknown checkpoint format: expected a dict, '
-                              f'got {type(obj).__name__}')
     inner = next((obj[k] for k in ('state_dict', 'model')
                   if isinstance(obj.get(k), Mapping)), obj)
     main, ema = _tensors(inner), _tensors(obj.get('ema_state_dict'))
@@ -138,7 +133,8 @@ def read_state_dict(path: str) -> StateDict:
 
 
 def detect_format(state: Mapping) -> str:
-    """Which of :data:`FORMATS` a state dict (no ``module.``) is in.
+    """Which format a state dict (no ``module.``) is in: 'released',
+    'hpm', 'mmpretrain', 'mmdet', 'vit' or 'vitdet'.
 
     Raises:
         CheckpointError: None matches; the message shows the first keys.

@@ -41,33 +41,33 @@ DECODER_PAIRS = [(k, k) for k in (
 
 
 class KeyMap:
-    """A bijection between two naming schemes, from template pairs."""
+    """A bijection between two naming schemes, from (left, right) template
+    pairs."""
 
     def __init__(self, pairs: Sequence[Tuple[str, str]]) -> None:
         def regex(template):  # {i}: a block index, {p}: weight or bias
             pattern = re.escape(template).replace(r'\{i\}', r'(?P<i>\d+)')
             return re.compile(pattern.replace(r'\{p\}', '(?P<p>weight|bias)'))
-        self.rules = [(regex(a), regex(b), a, b) for a, b in pairs]
+        self.rules = [(regex(a), b) for a, b in pairs]
+        self.inverse = [(regex(b), a) for a, b in pairs]
 
-    def _map(self, key: str, side: int) -> Optional[str]:
-        for rule in self.rules:
-            match = rule[side].fullmatch(key)  # then the other template
+    def right(self, key: str, to_left: bool = False) -> Optional[str]:
+        """Left name -> right name (right -> left ``to_left``), or None if
+        no template matches."""
+        for regex, template in self.inverse if to_left else self.rules:
+            match = regex.fullmatch(key)
             if match:
-                return rule[3 - side].format(**match.groupdict())
+                return template.format(**match.groupdict())
         return None
-
-    def right(self, key: str) -> Optional[str]:
-        """Left name -> right name, or None if no template matches."""
-        return self._map(key, 0)
 
     def left(self, key: str) -> Optional[str]:
         """Right name -> left name, or None if no template matches."""
-        return self._map(key, 1)
+        return self.right(key, to_left=True)
 
     def rename(self, state: StateDict,
                to_left: bool = False) -> Tuple[StateDict, List[str]]:
         """Every key renamed, and the keys no template maps (left out)."""
-        names = {k: (self.left if to_left else self.right)(k) for k in state}
+        names = {k: self.right(k, to_left) for k in state}
         return ({new: state[k] for k, new in names.items() if new},
                 [k for k, new in names.items() if not new])
 
@@ -81,7 +81,6 @@ STUDENT = KeyMap([(a, 'backbone.' + b) for a, b in ENCODER_PAIRS] +
 #: Key prefix of the files written for each downstream target.
 TARGET_PREFIX = dict(mmpretrain='backbone.', mmdet='backbone.', mmseg='',
                      timm='')
-TARGETS = tuple(TARGET_PREFIX)
 
 
 @dataclass
@@ -139,7 +138,7 @@ def _pick(nets: dict, source: str, fmt: str) -> StateDict:
 def _teacher(nets: dict, fmt: str) -> StateDict:
     """The teacher, which must have the student's keys and shapes."""
     mm = compare_state_dicts(nets['student'], _pick(nets, 'teacher', fmt))
-    if mm:
+    if any(mm):
         raise CheckpointError(
             'student and teacher (ema_state_dict, teacher.module.*) differ '
             'in: ' + summarize_keys(mm.mis_shaped + mm.missing +
@@ -163,11 +162,8 @@ def convert_encoder(obj: Any,
                     target: str,
                     source: str = 'student',
                     prefix: Optional[str] = None) -> Conversion:
-    """:func:`extract_encoder`, renamed for one of :data:`TARGETS` (bare
-    keys; the ones the target has no use for join ``unknown``)."""
-    if target not in TARGETS:
-        raise CheckpointError(
-            f'unknown target {target!r}; choose from {", ".join(TARGETS)}')
+    """:func:`extract_encoder`, renamed for one of :data:`TARGET_PREFIX`
+    (bare keys; the ones the target has no use for join ``unknown``)."""
     conv = extract_encoder(obj, source, prefix)
     state, pos, dropped = conv.state, conv.state.get('pos_embed'), []
     if pos is not None and pos.ndim == 4:  # ViTDet weights

@@ -21,20 +21,17 @@ def _need(state: StateDict, key: str, what: str) -> torch.Tensor:
 
 def _depth(state: StateDict, prefix: str) -> int:
     pattern = re.compile(re.escape(prefix) + r'(\d+)\.')
-    found = {int(m[1]) for m in map(pattern.match, state) if m}
+    found = [int(m[1]) for m in map(pattern.match, state) if m]
     if not found:
         raise CheckpointError(f'cannot infer the depth: no {prefix}N.* key')
-    gaps = sorted(set(range(max(found) + 1)) - found)
-    if gaps:
-        raise CheckpointError(f'blocks missing from {prefix}*: {gaps}')
     return max(found) + 1
 
 
 def infer_vit_arch(enc: StateDict) -> dict:
     """Architecture of an encoder in bare ViT (or ViTDet) names:
-    ``embed_dims``, ``num_layers``, ``feedforward_channels``, ``num_heads``
-    (1: valid, not the trained count), ``patch_size``, ``in_channels``,
-    ``grid`` (h, w) and ``img_size`` (grid * patch)."""
+    ``embed_dims``, ``num_layers``, ``feedforward_channels``,
+    ``patch_size``, ``in_channels``, ``grid`` (h, w) and ``img_size`` (grid
+    * patch)."""
     dims, chans, patch, _ = _need(enc, 'patch_embed.projection.weight',
                                   'patch embedding').shape
     pos = _need(enc, 'pos_embed', 'position grid')
@@ -45,7 +42,7 @@ def infer_vit_arch(enc: StateDict) -> dict:
     grid = tuple(pos.shape[1:3]) if pos.ndim == 4 else (side, side)
     ffn = _need(enc, 'layers.0.ffn.layers.0.0.weight', 'MLP width')
     return dict(embed_dims=int(dims), num_layers=_depth(enc, 'layers.'),
-                feedforward_channels=int(ffn.shape[0]), num_heads=1,
+                feedforward_channels=int(ffn.shape[0]),
                 patch_size=int(patch), in_channels=int(chans), grid=grid,
                 img_size=(grid[0] * int(patch), grid[1] * int(patch)))
 
@@ -81,40 +78,35 @@ def reference(target: str, state: StateDict) -> Shapes:
                in_channels=a['in_channels'])
     arch = dict(embed_dims=a['embed_dims'], num_layers=a['num_layers'],
                 num_heads=1, feedforward_channels=a['feedforward_channels'])
-    if target == 'hpm':
-        from mmpretrain.registry import MODELS
-        import hpm_mm.models  # noqa: F401  (registration)
+    if target == 'mmseg':  # mmseg's MAE calls .item() while built: not meta
+        import hpm_mm.downstream.seg  # noqa: F401  (one-line error w/o mmseg)
+        from mmseg.models.backbones import MAE
+        ratio = a['feedforward_channels'] / a['embed_dims']
+        return _shapes(MAE(  # an int ratio: Linear sizes are ratio x dims
+            embed_dims=a['embed_dims'], num_layers=a['num_layers'],
+            num_heads=1, norm_cfg=dict(type='LN', eps=1e-6), init_values=1.,
+            mlp_ratio=int(ratio) if ratio.is_integer() else ratio, **vit))
+    with torch.device('meta'):
+        if target == 'mmpretrain':
+            from mmpretrain.models import VisionTransformer
+            return _shapes(VisionTransformer(arch, final_norm=True, **vit))
+        if target == 'mmdet':
+            from hpm_mm.downstream.det import ViTDet
+            return _shapes(ViTDet(dict(arch, global_attn_indexes=()),
+                                  pretrain_img_size=a['img_size'], **vit))
+        from hpm_mm.models import HPM
         dims = _need(state, 'neck.decoder_embed.weight', 'decoder').shape[0]
         fc1 = _need(state, 'neck.decoder_blocks.0.ffn.layers.0.0.weight',
                     'decoder MLP width')
-        with torch.device('meta'):
-            return _shapes(MODELS.build(dict(
-                type='HPM',
-                backbone=dict(type='HPMViT', arch=arch,
-                              img_size=a['img_size'],
-                              patch_size=a['patch_size'],
-                              patch_cfg=dict(in_channels=a['in_channels'])),
-                neck=dict(type='HPMDecoder', patch_size=a['patch_size'],
-                          in_chans=a['in_channels'], decoder_num_heads=1,
-                          num_patches=a['grid'][0] * a['grid'][1],
-                          embed_dim=a['embed_dims'], decoder_embed_dim=dims,
-                          decoder_depth=_depth(state, 'neck.decoder_blocks.'),
-                          mlp_ratio=fc1.shape[0] / dims),
-                head=dict(type='HPMHead', patch_size=a['patch_size'],
-                          in_channels=a['in_channels']))))
-    if target == 'mmpretrain':
-        from mmpretrain.models import VisionTransformer
-        with torch.device('meta'):
-            return _shapes(VisionTransformer(arch, final_norm=True, **vit))
-    if target == 'mmdet':
-        from hpm_mm.downstream.det import ViTDet
-        with torch.device('meta'):
-            return _shapes(ViTDet(dict(arch, global_attn_indexes=()),
-                                  pretrain_img_size=a['img_size'], **vit))
-    import hpm_mm.downstream.seg  # noqa: F401  (one-line error w/o mmseg)
-    from mmseg.models.backbones import MAE
-    ratio = a['feedforward_channels'] / a['embed_dims']
-    return _shapes(MAE(  # mmseg's MAE calls .item() while built: not meta
-        embed_dims=a['embed_dims'], num_layers=a['num_layers'], num_heads=1,
-        mlp_ratio=int(ratio) if ratio.is_integer() else ratio,
-        norm_cfg=dict(type='LN', eps=1e-6), init_values=1.0, **vit))
+        return _shapes(HPM(
+            backbone=dict(type='HPMViT', arch=arch, img_size=a['img_size'],
+                          patch_size=a['patch_size'],
+                          patch_cfg=dict(in_channels=a['in_channels'])),
+            neck=dict(type='HPMDecoder', patch_size=a['patch_size'],
+                      in_chans=a['in_channels'], decoder_num_heads=1,
+                      num_patches=a['grid'][0] * a['grid'][1],
+                      embed_dim=a['embed_dims'], decoder_embed_dim=dims,
+                      decoder_depth=_depth(state, 'neck.decoder_blocks.'),
+                      mlp_ratio=fc1.shape[0] / dims),
+            head=dict(type='HPMHead', patch_size=a['patch_size'],
+                      in_channels=a['in_channels'])))
