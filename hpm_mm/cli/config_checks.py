@@ -16,23 +16,6 @@ class DatasetError(ValueError):
     """A dataset that holds no usable sample; the message names the file."""
 
 
-def _loader_datasets(cfg: Config,
-                     loaders: Sequence[str]) -> Iterator[Tuple[str, dict]]:
-    """``(loader name, dataset config)`` of the loaders ``cfg`` has,
-    through Concat/Repeat-style wrappers (``dataset``/``datasets``)."""
-    todo = [(name, (cfg.get(name) or {}).get('dataset')) for name in loaders]
-    while todo:
-        loader, ds = todo.pop(0)
-        inner = ds.get('dataset') or ds.get('datasets') if isinstance(
-            ds, dict) else None
-        if isinstance(inner, (list, tuple)):
-            todo += [(loader, d) for d in inner]
-        elif inner is not None:
-            todo.append((loader, inner))
-        elif isinstance(ds, dict):
-            yield loader, ds
-
-
 def _checkpoints(node, where: str) -> Iterator[Tuple[str, str]]:
     """``(config key, path)`` of every checkpoint a model config reads: any
     module's ``checkpoint`` (``model.target_generator.checkpoint``), the
@@ -79,7 +62,8 @@ def check_dataset_paths(cfg: Config,
 
     The dataset is built with ``lazy_init`` to resolve ``ann_file`` and the
     image folder as the Runner will; the first line of an mmpretrain image
-    list is read. Datasets that do not build so are left to the Runner.
+    list is read. Datasets that do not build so (and dataset wrappers) are
+    left to the Runner.
 
     Raises:
         FileNotFoundError: A local ``data_root`` or ``ann_file`` that does
@@ -89,7 +73,10 @@ def check_dataset_paths(cfg: Config,
     """
     from mmengine.registry import DATASETS, DefaultScope
     from mmpretrain.datasets import CustomDataset
-    for loader, ds_cfg in _loader_datasets(cfg, loaders):
+    for loader in loaders:
+        ds_cfg = (cfg.get(loader) or {}).get('dataset')
+        if not isinstance(ds_cfg, dict):
+            continue
         root, ann = ds_cfg.get('data_root') or '', ds_cfg.get('ann_file')
         for key, path in (('data_root', root),
                           ('ann_file', osp.join(root, ann) if ann else '')):
