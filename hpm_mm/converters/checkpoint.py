@@ -209,8 +209,9 @@ def _depths(keys: Iterable[str]) -> Dict[str, int]:
 
 
 def _architecture(model: Mapping, ckpt: Mapping, mis_shaped: list) -> list:
-    """How the architectures differ: the depth of each block stack, and the
-    first size that differs in each top module's mis-shaped keys."""
+    """How the architectures differ: the depth of each block stack, the
+    first size that differs in each top module's mis-shaped keys; or, with
+    no key in common, the checkpoint's format."""
     found = {}  # (what, in the checkpoint, in the model) -> first module
     theirs = _depths(ckpt)
     for name, depth in _depths(model).items():
@@ -222,8 +223,17 @@ def _architecture(model: Mapping, ckpt: Mapping, mis_shaped: list) -> list:
             tops.add(top)
             found.setdefault(('width', *next(
                 (x, y) for x, y in zip(a, b) if x != y)), top)
-    return [f'{what} {a} in the checkpoint vs {b} in the model ({name})'
-            for (what, a, b), name in found.items() if a != b]
+    causes = [f'{what} {a} in the checkpoint vs {b} in the model ({name})'
+              for (what, a, b), name in found.items() if a != b]
+    if causes or not ckpt or set(model) & set(ckpt):
+        return causes
+    try:  # e.g. the authors' file given to an hpm_mm model
+        return [f'no key in common: the checkpoint is in the '
+                f'{detect_format(ckpt)!r} format '
+                '(tools/convert_checkpoint.py converts it)']
+    except CheckpointError:
+        return [f'no key in common (checkpoint keys like {next(iter(ckpt))}'
+                f', model keys like {next(iter(model), "-")})']
 
 
 def check_fit(model_state: Mapping,
