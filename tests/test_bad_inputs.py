@@ -18,12 +18,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-from hpm_mm.converters import (CheckpointError, check_checkpoint,
-                               describe_state_dict_mismatch, load_weights,
-                               read_checkpoint)
+from hpm_mm.converters import (CheckpointError, check_checkpoint, check_fit,
+                               load_weights, read_checkpoint)
 from hpm_mm.datasets import read_image
 from hpm_mm.cli import (DatasetError, check_checkpoint_paths,
-                        check_datasets_not_empty, find_resume_checkpoint,
+                        check_dataset_paths, find_resume_checkpoint,
                         load_config, setup_train_cfg)
 
 from .conftest import (ROOT, TINY_ARCH, build_tiny_hpm, write_imagenet,
@@ -340,13 +339,16 @@ def _vit_state(prefix: str, depth: int, width: int) -> dict:
     return state
 
 
-def test_describe_mismatch_depth_and_width():
+def test_mismatch_says_depth_and_width():
     model = _vit_state('backbone.', 12, 768)
     ckpt = _vit_state('backbone.', 4, 32)
-    text = describe_state_dict_mismatch(model, ckpt)
+    with pytest.raises(CheckpointError) as err:
+        check_fit(model, ckpt, 'w.pth does not fit ViT')
+    text = str(err.value)
     assert '\n' not in text
     assert text.startswith(
-        '16 keys missing (e.g. backbone.layers.4.ln1.weight, '
+        'w.pth does not fit ViT: 16 keys missing (e.g. '
+        'backbone.layers.4.ln1.weight, '
         'backbone.layers.4.ffn.layers.0.0.weight, '
         'backbone.layers.5.ln1.weight, ...), 0 unexpected, '
         '10 with another shape (e.g. backbone.cls_token (1, 1, 32) vs '
@@ -354,15 +356,16 @@ def test_describe_mismatch_depth_and_width():
     assert text.endswith('; likely cause: depth 4 in the checkpoint vs 12 '
                          'in the model (backbone.layers), width 32 in the '
                          'checkpoint vs 768 in the model (backbone)')
-    assert describe_state_dict_mismatch(model, dict(model)) == ''
+    assert check_fit(model, dict(model), 'w.pth') == ([], [], [])
     # unexpected keys, and a checkpoint in another naming scheme
     released = {'patch_embed.proj.weight': torch.empty(32, 3, 8, 8),
                 'blocks.0.norm1.weight': torch.empty(32)}
-    text = describe_state_dict_mismatch(model, released)
-    assert '2 unexpected (e.g. patch_embed.proj.weight, ' in text
-    assert text.endswith("likely cause: no key in common: the checkpoint is "
-                         "in the 'released' format (tools/convert_checkpoint"
-                         '.py converts it)')
+    with pytest.raises(CheckpointError) as err:
+        check_fit(model, released, 'w.pth')
+    assert '2 unexpected (e.g. patch_embed.proj.weight, ' in str(err.value)
+    assert str(err.value).endswith(
+        "likely cause: no key in common: the checkpoint is in the "
+        "'released' format (tools/convert_checkpoint.py converts it)")
 
 
 def test_load_weights_is_strict_but_for_the_allowed_keys():
@@ -388,8 +391,7 @@ def test_load_weights_is_strict_but_for_the_allowed_keys():
     assert torch.equal(net[0].weight, init['0.weight'])  # nothing loaded
     found = load_weights(net, state, 'w.pth', ('1.*', ),
                          allow_unexpected=True)
-    assert (found.missing, found.unexpected) == (['1.weight', '1.bias'],
-                                                 ['extra'])
+    assert found == (['1.weight', '1.bias'], ['extra'], [])
     assert torch.equal(net[0].weight, state['0.weight'])
     assert torch.equal(net[1].weight, init['1.weight'])  # left at init
 
@@ -433,17 +435,17 @@ def _imagenet_cfg(root: str, **dataset) -> Config:
 def test_empty_or_misplaced_dataset(tmp_path):
     root = write_imagenet(str(tmp_path / 'in'), per_class=1)
     ann = osp.join(root, 'meta', 'train.txt')
-    check_datasets_not_empty(_imagenet_cfg(root))
+    check_dataset_paths(_imagenet_cfg(root))
     with open(ann, 'w') as f:
         f.write('\n  \n')
     with pytest.raises(DatasetError) as err:
-        check_datasets_not_empty(_imagenet_cfg(root))
+        check_dataset_paths(_imagenet_cfg(root))
     assert ann in str(err.value) and '0 images' in str(err.value)
     # listed, but not where data_root + data_prefix put it
     with open(ann, 'w') as f:
         f.write('n00000000/n00000000_0.JPEG 0\n')
     with pytest.raises(DatasetError) as err:
-        check_datasets_not_empty(_imagenet_cfg(root, data_prefix='images'))
+        check_dataset_paths(_imagenet_cfg(root, data_prefix='images'))
     for name in ('train_dataloader.dataset', ann, osp.join(
             root, 'images', 'n00000000/n00000000_0.JPEG')):
         assert name in str(err.value)
@@ -537,16 +539,16 @@ def test_find_resume_checkpoint_order(tmp_path):
                               f'newest: {NOT_A_CHECKPOINT.format(newest)}')
 
 
-def test_load_from_and_resume_paths_are_opened(files, tmp_path):
+def test_load_from_and_resume_paths_are_opened(files):
     cfg = Config.fromfile(DEMO)
     cfg.load_from = files['truncated']
     with pytest.raises(CheckpointError) as err:
         check_checkpoint_paths(cfg)
     assert str(err.value) == 'load_from: ' + NOT_A_CHECKPOINT.format(
         files['truncated'])
+    cfg.resume = True  # --resume PATH
     with pytest.raises(CheckpointError) as err:
-        setup_train_cfg(Config.fromfile(DEMO), work_dir=str(tmp_path),
-                        resume=files['truncated'])
+        check_checkpoint_paths(cfg)
     assert str(err.value) == '--resume: ' + NOT_A_CHECKPOINT.format(
         files['truncated'])
     cfg.load_from = files['tiny']

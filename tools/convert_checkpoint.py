@@ -17,15 +17,13 @@ pretraining checkpoint), backbone weights for mmpretrain or mmdet. --source
 picks the student or the EMA teacher; --to hpm/released are each other's
 inverse. The result is checked against the target model (mmpretrain, mmdet,
 mmseg: missing and unexpected keys printed; the others: strict). Files are
-read with torch.load(weights_only=True), written to a temporary name, then
-renamed.
+read with torch.load(weights_only=True) and written atomically.
 """
-#: The model each target's file is for; the strict ones need every key.
+#: The model each target's file is for.
 MODELS = dict(hpm="hpm_mm's HPM", released="the authors' HPM",
               mmpretrain="mmpretrain's VisionTransformer", mmdet='ViTDet',
               mmseg="mmseg's MAE", timm="timm's VisionTransformer",
               **{'clip-target': "CLIP's visual tower"})
-STRICT = ('hpm', 'released', 'timm', 'clip-target')
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
@@ -61,21 +59,17 @@ def convert(args: argparse.Namespace) -> None:
         conv = released_to_hpm(obj, source)
     else:
         conv = convert_encoder(obj, to, source, args.prefix)
-    ref = reference(to, conv.state)
-    what = f'the result does not fit {MODELS[to]}'
-    if to in STRICT:
-        check_fit(ref, conv.state, f'{what} (loaded with strict=True)')
-    else:
-        check_fit(ref, conv.state, what, ('*', ), allow_unexpected=True,
-                  resizable=('pos_embed', ))
+    strict = to in ('hpm', 'released', 'timm', 'clip-target')
+    mm = check_fit(reference(to, conv.state), conv.state,
+                   f'the result does not fit {MODELS[to]}' +
+                   (' (loaded with strict=True)' if strict else ''),
+                   () if strict else ('*', ), allow_unexpected=not strict)
     print(f'input: {src} (format {conv.source_format}; '
           f'{"; ".join(conv.notes) or "-"})')
     for what, keys in (
             ('input keys not converted', conv.unknown),
-            (f'missing for the {to} model (left at init)',
-             [k for k in ref if k not in conv.state]),
-            (f'unexpected for the {to} model (ignored)',
-             [k for k in conv.state if k not in ref])):
+            (f'missing for the {to} model (left at init)', mm.missing),
+            (f'unexpected for the {to} model (ignored)', mm.unexpected)):
         print(f'{what}: {summarize_keys(keys) or "none"}')
     out['state_dict'] = {TARGET_PREFIX.get(to, '') + k: v
                          for k, v in conv.state.items()}

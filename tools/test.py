@@ -19,11 +19,10 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
-from hpm_mm.cli import (add_safe_globals_hook, check_inputs,
-                        init_cpu_distributed, load_config, one_line_errors,
-                        setup_cpu_distributed)
+from hpm_mm.cli import (add_custom_hooks, check_inputs, init_cpu_distributed,
+                        load_config, one_line_errors)
 from hpm_mm.cli.args import add_common_args, parse_common_args
-from hpm_mm.engine import CheckpointKeysHook, close_distributed
+from hpm_mm.engine import close_distributed
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,15 +44,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def set_outputs(cfg: Config, out: Optional[str], out_item: str,
-                show_dir: Optional[str]) -> Optional[type]:
-    """Set up ``--show-dir`` and ``--out`` as the library's test.py does.
-
-    Returns:
-        type | None: The dumper to append to the test evaluator, which
-        pickles the predictions to ``out`` (mmdet's ``DumpDetResults``
-        RLE-encodes masks); None for mmseg, whose ``IoUMetric`` writes
-        the label PNGs to the folder ``out`` itself.
-    """
+                show_dir: Optional[str]) -> None:
+    """Set up ``--show-dir`` and ``--out`` as the library's test.py does:
+    a dumper joins the test metrics to pickle the predictions to ``out``
+    (mmdet's ``DumpDetResults`` RLE-encodes masks), except for mmseg,
+    whose ``IoUMetric`` writes the label PNGs to the folder ``out``."""
     scope = cfg.get('default_scope')
     if show_dir:
         hook = cfg.get('default_hooks', {}).get('visualization')
@@ -67,17 +62,17 @@ def set_outputs(cfg: Config, out: Optional[str], out_item: str,
         elif scope == 'mmseg':
             cfg.visualizer.save_dir = show_dir
     if not out or out_item != 'pred':
-        return None
+        return
     if scope == 'mmseg':
         cfg.test_evaluator.update(output_dir=out, keep_results=True)
-        return None
+        return
     if not out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out must be a .pkl file for {scope}: {out}')
-    if scope == 'mmdet':
-        from mmdet.evaluation import DumpDetResults
-        return DumpDetResults
-    from mmengine.evaluator import DumpResults
-    return DumpResults
+    metrics = cfg.test_evaluator
+    cfg.test_evaluator = (list(metrics) if isinstance(metrics, (
+        list, tuple)) else [metrics]) + [dict(
+            type='DumpDetResults' if scope == 'mmdet' else 'DumpResults',
+            out_file_path=out)]
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -87,25 +82,17 @@ def main(argv: Optional[List[str]] = None) -> None:
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         cfg.launcher = args.launcher
-        setup_cpu_distributed(cfg, args.launcher)
-        add_safe_globals_hook(cfg)
+        # mmengine loads load_from with strict=False: CheckpointKeysHook
+        # refuses a checkpoint that does not fit instead of testing half of it
+        add_custom_hooks(cfg, 'CheckpointSafeGlobalsHook',
+                         'CheckpointKeysHook')
         cfg.load_from, cfg.resume = args.checkpoint, False
         cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
             './work_dirs', osp.splitext(osp.basename(args.config))[0])
         check_inputs(cfg, loaders=('test_dataloader', ), init_cfg=False)
-        dumper = set_outputs(cfg, args.out, args.out_item, args.show_dir)
-        init_cpu_distributed(cfg.launcher, cfg.get('env_cfg',
-                                                   {}).get('dist_cfg'))
-        runner = Runner.from_cfg(cfg)
-        if not any(isinstance(h, CheckpointKeysHook) for h in runner.hooks):
-            # mmengine loads load_from with strict=False: refuse a checkpoint
-            # that does not fit the model instead of testing a half-loaded one
-            runner.register_hook(CheckpointKeysHook())
-        if dumper is not None:
-            runner.test_evaluator.metrics.append(
-                dumper(out_file_path=args.out))
-        metrics = runner.test()
-        del runner  # its model wrapper holds the process group
+        set_outputs(cfg, args.out, args.out_item, args.show_dir)
+        init_cpu_distributed(cfg.launcher, cfg)
+        metrics = Runner.from_cfg(cfg).test()
         if args.out and args.out_item == 'metrics':
             mmengine.dump(metrics, args.out)
     close_distributed()

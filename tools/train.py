@@ -11,9 +11,8 @@ import argparse
 from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401  (registers the HPM modules)
-from hpm_mm.cli import (check_inputs, count_accumulation,
-                        init_cpu_distributed, load_config, one_line_errors,
-                        setup_train_cfg)
+from hpm_mm.cli import (check_inputs, init_cpu_distributed, load_config,
+                        one_line_errors, setup_train_cfg)
 from hpm_mm.cli.args import add_common_args, parse_common_args
 from hpm_mm.engine import close_distributed
 
@@ -64,10 +63,15 @@ def main() -> None:
             config_path=args.config,
             resume_on_restart=True)  # torchrun --max-restarts, Slurm requeue
         check_inputs(cfg)  # files named in the config, before the build
-        init_cpu_distributed(cfg.launcher, cfg.get('env_cfg',
-                                                   {}).get('dist_cfg'))
+        init_cpu_distributed(cfg.launcher, cfg)
         runner = Runner.from_cfg(cfg)
-        count_accumulation(runner)
+        counts = cfg.optim_wrapper.get('accumulative_counts', 1)
+        if args.auto_scale_lr and counts != 1:
+            # Runner.scale_lr divides by base_batch_size the images of one
+            # backward pass; a step sees `counts` of them
+            scale = runner.auto_scale_lr
+            runner.auto_scale_lr = dict(
+                scale, base_batch_size=scale['base_batch_size'] / counts)
         runner.train()
     del runner  # its model wrapper holds the process group
     close_distributed()

@@ -16,42 +16,18 @@ class DatasetError(ValueError):
     """A dataset that holds no usable sample; the message names the file."""
 
 
-def _loader_datasets(cfg: Config,
-                     loaders: Sequence[str]) -> Iterator[Tuple[str, dict]]:
-    """``(loader name, dataset config)`` of the loaders ``cfg`` has,
-    through Concat/Repeat-style wrappers (``dataset``/``datasets``)."""
-    todo = [(name, (cfg.get(name) or {}).get('dataset')) for name in loaders]
-    while todo:
-        loader, ds = todo.pop(0)
-        inner = ds.get('dataset') or ds.get('datasets') if isinstance(
-            ds, dict) else None
-        if isinstance(inner, (list, tuple)):
-            todo += [(loader, d) for d in inner]
-        elif inner is not None:
-            todo.append((loader, inner))
-        elif isinstance(ds, dict):
-            yield loader, ds
-
-
 def _checkpoints(node, where: str) -> Iterator[Tuple[str, str]]:
-    """``(config key, path)`` of every checkpoint a model config reads: the
-    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` and any module's
-    ``checkpoint`` (e.g. ``model.target_generator.checkpoint``)."""
+    """``(config key, path)`` of every checkpoint a model config reads: any
+    module's ``checkpoint`` (``model.target_generator.checkpoint``), the
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` included."""
     if isinstance(node, (list, tuple)):
         for i, val in enumerate(node):
             yield from _checkpoints(val, f'{where}[{i}]')
-    if not isinstance(node, dict):
-        return
-    if node.get('type') and isinstance(node.get('checkpoint'), str) and \
-            node['checkpoint']:
-        yield f'{where}.checkpoint', node['checkpoint']
-    init = node.get('init_cfg')
-    for item in init if isinstance(init, list) else [init]:
-        if isinstance(item, dict) and item.get('type') == 'Pretrained' \
-                and item.get('checkpoint'):
-            yield f'{where}.init_cfg.checkpoint', str(item['checkpoint'])
-    for key, val in node.items():
-        if key not in ('init_cfg', 'checkpoint'):
+    elif isinstance(node, dict):
+        path = node.get('checkpoint')
+        if node.get('type') and path and isinstance(path, str):
+            yield f'{where}.checkpoint', path
+        for key, val in node.items():
             yield from _checkpoints(val, f'{where}.{key}')
 
 
@@ -67,12 +43,10 @@ def check_checkpoint_paths(cfg: Config, init_cfg: bool = True) -> None:
     found = list(_checkpoints(cfg.get('model'), 'model')) if init_cfg \
         else []
     if cfg.get('load_from'):
-        found.append(('resume' if cfg.get('resume') else 'load_from',
+        found.append(('--resume' if cfg.get('resume') else 'load_from',
                       str(cfg.load_from)))
     for where, path in found:
-        if '://' in path:
-            continue
-        if not osp.isfile(path):
+        if '://' not in path and not osp.isfile(path):
             raise FileNotFoundError(
                 f'{where} does not exist: {path} (make one with '
                 'tools/convert_checkpoint.py or set it with --cfg-options)')
@@ -84,35 +58,36 @@ def check_checkpoint_paths(cfg: Config, init_cfg: bool = True) -> None:
 
 def check_dataset_paths(cfg: Config,
                         loaders: Sequence[str] = _LOADERS) -> None:
-    """Raise ``FileNotFoundError`` naming the first local ``data_root`` or
-    ``ann_file`` of a dataset of ``loaders`` that does not exist."""
-    for loader, ds in _loader_datasets(cfg, loaders):
-        root, ann = ds.get('data_root') or '', ds.get('ann_file') or ''
+    """Check the datasets of ``loaders`` before anything is built.
+
+    The dataset is built with ``lazy_init`` to resolve ``ann_file`` and the
+    image folder as the Runner will; the first line of an mmpretrain image
+    list is read. Datasets that do not build so (and dataset wrappers) are
+    left to the Runner.
+
+    Raises:
+        FileNotFoundError: A local ``data_root`` or ``ann_file`` that does
+            not exist.
+        DatasetError: An image list that lists no image, or whose first
+            image is not where ``data_root`` and ``data_prefix`` put it.
+    """
+    from mmengine.registry import DATASETS, DefaultScope
+    from mmpretrain.datasets import CustomDataset
+    for loader in loaders:
+        ds_cfg = (cfg.get(loader) or {}).get('dataset')
+        if not isinstance(ds_cfg, dict):
+            continue
+        root, ann = ds_cfg.get('data_root') or '', ds_cfg.get('ann_file')
         for key, path in (('data_root', root),
                           ('ann_file', osp.join(root, ann) if ann else '')):
             if path and '://' not in path and not osp.exists(path):
                 raise FileNotFoundError(
                     f'{loader}.dataset.{key} does not exist: {path}')
-
-
-def check_datasets_not_empty(cfg: Config,
-                             loaders: Sequence[str] = _LOADERS) -> None:
-    """Raise :class:`DatasetError` for an mmpretrain image list that lists
-    no image, or whose first image is not where ``data_root`` and
-    ``data_prefix`` put it; reads the list's first line only.
-
-    The dataset is built with ``lazy_init`` to resolve ``ann_file`` and the
-    image folder as the Runner will; datasets that do not build so, or
-    are not mmpretrain lists, are left to the Runner.
-    """
-    from mmengine.registry import DATASETS, DefaultScope
-    from mmpretrain.datasets import CustomDataset
-    for loader, ds_cfg in _loader_datasets(cfg, loaders):
-        ds_cfg = dict(copy.deepcopy(ds_cfg), lazy_init=True, pipeline=[])
         try:
             with DefaultScope.overwrite_default_scope(
                     cfg.get('default_scope')):
-                ds = DATASETS.build(ds_cfg)
+                ds = DATASETS.build(dict(copy.deepcopy(ds_cfg),
+                                         lazy_init=True, pipeline=[]))
         except Exception:  # noqa: BLE001  (the Runner will report it)
             continue
         ann = getattr(ds, 'ann_file', '') or ''
@@ -144,6 +119,5 @@ def check_inputs(cfg: Config,
     """
     check_checkpoint_paths(cfg, init_cfg)
     check_dataset_paths(cfg, loaders)
-    check_datasets_not_empty(cfg, loaders)
     if cfg.get('work_dir') and '://' not in str(cfg.work_dir):
         check_writable_dir(str(cfg.work_dir), 'work_dir')

@@ -1,21 +1,60 @@
-"""Turn command-line options into a ready-to-run mmengine config."""
+"""Turn command-line options into a ready-to-run mmengine config, and pick
+the checkpoint ``--resume`` (without a path) continues from."""
 import datetime
+import glob
+import logging
 import os
 import os.path as osp
+import re
 from typing import Optional, Union
 
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from ..converters import CheckpointError, check_checkpoint
-from .resume import find_resume_checkpoint
 
 #: Environment variables in which launchers count the restarts of a job:
 #: torchrun (``--max-restarts``) and Slurm (a requeued batch job).
 RESTART_COUNTS = ('TORCHELASTIC_RESTART_COUNT', 'SLURM_RESTART_COUNT')
 _BF16 = ('bfloat16', torch.bfloat16)
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest readable checkpoint of ``work_dir``, or None if it has none.
+
+    Newest first: the one ``last_checkpoint`` names (mmengine's
+    ``find_latest_checkpoint``), then every ``epoch_N.pth``/``iter_N.pth``
+    (not ``best_*``) by decreasing N. One that cannot be read (truncated by
+    a full disk, or missing though ``last_checkpoint`` names it) is skipped
+    with a warning naming it and the checkpoint used instead.
+
+    Raises:
+        CheckpointError: There are checkpoints but none is readable.
+    """
+    numbered = {}
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = re.fullmatch(r'(?:epoch|iter)_(\d+)\.pth', osp.basename(path))
+        if match:
+            numbered[path] = int(match[1])
+    bad = []
+    for path in dict.fromkeys(filter(None, [find_latest_checkpoint(
+            work_dir)] + sorted(numbered, key=numbered.get, reverse=True))):
+        try:
+            check_checkpoint(path)
+        except CheckpointError as err:
+            bad.append(str(err))
+            continue
+        if bad:
+            print_log(f'--resume: {bad[0]}; resuming from {path} instead '
+                      f'(the newest readable checkpoint)', logger='current',
+                      level=logging.WARNING)
+        return path
+    if bad:
+        raise CheckpointError(f'--resume: no readable checkpoint in '
+                              f'{work_dir}; newest: {bad[0]}')
+    return None
 
 
 def setup_train_cfg(cfg: Config,
@@ -36,8 +75,7 @@ def setup_train_cfg(cfg: Config,
             checkpoint of the work dir (or from scratch); else this file.
         amp (bool | str, optional): ``'fp16'`` (or True): dynamic loss
             scaling; ``'bf16'``: none. fp32 without a GPU.
-        auto_scale_lr (bool): Enable ``cfg.auto_scale_lr`` (see
-            :func:`count_accumulation`).
+        auto_scale_lr (bool): Enable ``cfg.auto_scale_lr``.
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
         config_path (str, optional): The config file.
         resume_on_restart (bool): In a job its launcher restarted (see
@@ -65,10 +103,6 @@ def setup_train_cfg(cfg: Config,
     elif resume is not None:
         if not osp.isfile(resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
-        try:
-            check_checkpoint(resume)
-        except CheckpointError as err:
-            raise CheckpointError(f'--resume: {err}') from None
         cfg.resume, cfg.load_from = True, resume
     ow = cfg.optim_wrapper
     if amp in (True, 'fp16'):
@@ -95,84 +129,53 @@ def setup_train_cfg(cfg: Config,
             raise ValueError('--auto-scale-lr needs '
                              'auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
-    add_safe_globals_hook(cfg)
-    return setup_cpu_distributed(cfg, launcher)
+    return add_custom_hooks(cfg, 'CheckpointSafeGlobalsHook')
 
 
-def count_accumulation(runner: Runner) -> None:
-    """Make the Runner's lr scaling count gradient accumulation.
-
-    With ``auto_scale_lr.enable``, mmengine 0.10.7's ``Runner.scale_lr``
-    multiplies the lr by world size x batch per GPU / ``base_batch_size``.
-    An optimizer step sees ``optim_wrapper.accumulative_counts`` batches:
-    the base is divided by it here (the dumped config keeps it).
-
-    Args:
-        runner (Runner): Built, not yet trained.
-    """
-    scale = runner.auto_scale_lr or {}
-    counts = runner.cfg.get('optim_wrapper', {}).get('accumulative_counts', 1)
-    if scale.get('enable') and counts != 1:
-        base = scale['base_batch_size']
-        print_log(f'auto_scale_lr: {counts} accumulated batches per step, '
-                  f'so base_batch_size {base} is {base / counts} per batch',
-                  logger='current')
-        runner.auto_scale_lr = dict(scale, base_batch_size=base / counts)
-
-
-def add_safe_globals_hook(cfg: Config) -> Config:
-    """Add ``CheckpointSafeGlobalsHook`` to ``cfg.custom_hooks`` unless it
-    is there: the Runner then reads mmengine checkpoints although torch
-    loads weights-only. Returns ``cfg``."""
+def add_custom_hooks(cfg: Config, *names: str) -> Config:
+    """Add the hpm_mm hooks ``names`` (e.g. ``'CheckpointSafeGlobalsHook'``,
+    which lets the Runner read mmengine checkpoints although torch loads
+    weights-only) to ``cfg.custom_hooks`` unless they are there. Returns
+    ``cfg``."""
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any('CheckpointSafeGlobalsHook' in str(
-            h.get('type') if isinstance(h, dict) else type(h)) for h in hooks):
-        cfg.custom_hooks = hooks + [
-            dict(type='mmpretrain.CheckpointSafeGlobalsHook')
-        ]
+    listed = ' '.join(str(h.get('type') if isinstance(h, dict) else type(h))
+                      for h in hooks)
+    cfg.custom_hooks = hooks + [dict(type=f'mmpretrain.{name}')
+                                for name in names if name not in listed]
     return cfg
 
 
-def setup_cpu_distributed(cfg: Config, launcher: str = 'none') -> Config:
-    """Without a GPU: the gloo backend, and DDP without device ids (which
-    it refuses on CPUs). Returns ``cfg``."""
-    if torch.cuda.is_available():
-        return cfg
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    cfg.env_cfg.dist_cfg.backend = 'gloo'
-    if launcher != 'none' and cfg.get('model_wrapper_cfg') is None:
-        cfg.model_wrapper_cfg = dict(
-            type='MMDistributedDataParallel',
-            broadcast_buffers=False,
-            device_ids=None)
-    return cfg
-
-
-def init_cpu_distributed(launcher: str,
-                         dist_cfg: Optional[dict] = None) -> bool:
-    """Start a ``torchrun`` job's gloo process group without accelerator:
-    mmengine 0.10.7's ``pytorch`` launcher calls ``torch.cuda.set_device``
-    first. The Runner then finds the group started.
+def init_cpu_distributed(launcher: str, cfg: Optional[Config] = None) -> bool:
+    """Distributed runs without accelerator: gloo, and in ``cfg`` DDP
+    without device ids (which it refuses on CPUs). A ``torchrun`` job's
+    process group is started here, as mmengine 0.10.7's ``pytorch``
+    launcher calls ``torch.cuda.set_device`` first; the Runner then finds
+    it started.
 
     Args:
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
-        dist_cfg (dict, optional): The config's ``env_cfg.dist_cfg``.
+        cfg (Config, optional): The config to run (modified in place).
 
     Returns:
         bool: Whether this started the process group.
     """
     import torch.distributed as dist
-    from mmengine.device import (is_mlu_available, is_musa_available,
-                                 is_npu_available)
-    dist_cfg = dict(dist_cfg or {})
-    if launcher != 'pytorch' or dist_cfg.pop('init_backend', 'torch') != \
-            'torch' or dist.is_initialized() or torch.cuda.is_available() \
-            or is_npu_available() or is_mlu_available() \
-            or is_musa_available():
+    from mmengine.device import get_device
+    if get_device() not in ('cpu', 'mps'):
         return False
-    if dist_cfg.get('backend', 'nccl') == 'nccl':
-        dist_cfg['backend'] = 'gloo'
-    if dist_cfg.get('timeout') is not None:  # seconds, as mmengine takes it
-        dist_cfg['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
-    dist.init_process_group(**dist_cfg)
+    if cfg is not None:
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+        cfg.env_cfg.dist_cfg.backend = 'gloo'
+        if launcher != 'none' and cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel',
+                                         broadcast_buffers=False,
+                                         device_ids=None)
+    kwargs = dict(cfg.env_cfg.dist_cfg if cfg is not None else {},
+                  backend='gloo')
+    if launcher != 'pytorch' or dist.is_initialized() or kwargs.pop(
+            'init_backend', 'torch') != 'torch':
+        return False
+    if kwargs.get('timeout') is not None:  # seconds, as mmengine takes it
+        kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+    dist.init_process_group(**kwargs)
     return True

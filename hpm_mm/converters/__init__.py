@@ -1,16 +1,14 @@
-"""Checkpoints: the one reader and writer (:mod:`.checkpoint`), the key maps
-between the formats (:mod:`.keymaps`), fitting weights to a model in one
-line (:mod:`.fit`) and the models converted files are for
-(:mod:`.reference`); ``tools/convert_checkpoint.py`` is their front."""
-from .checkpoint import (FORMATS, CheckpointError, check_checkpoint,  # noqa
-                         detect_format, is_torchscript, read_checkpoint,
-                         read_state_dict, save_checkpoint, split_checkpoint,
-                         strip_prefix, take_prefix)
-from .fit import (Mismatch, check_fit, compare_state_dicts,  # noqa: F401
-                  describe_state_dict_mismatch, load_weights, summarize_keys)
-from .keymaps import (ENCODER, STUDENT, TARGET_PREFIX, TARGETS,  # noqa
-                      Conversion, clip_visual, convert_encoder,
-                      extract_encoder, hpm_to_released, infer_clip_arch,
-                      networks, released_to_hpm)
-from .reference import infer_vit_arch, reference  # noqa: F401
+"""Checkpoints: the one reader and writer, and fitting weights to a model in
+one line (:mod:`.checkpoint`); the key maps between the formats and the
+models converted files are for (:mod:`.keymaps`); the weights-only
+allow-list (:mod:`.safe_globals`). ``tools/convert_checkpoint.py`` is
+their front."""
+from .checkpoint import (CheckpointError, check_checkpoint,  # noqa: F401
+                         check_fit, compare_state_dicts, detect_format,
+                         is_torchscript, load_weights, read_checkpoint,
+                         read_state_dict, save_checkpoint, strip_prefix,
+                         summarize_keys, take_prefix)
+from .keymaps import (ENCODER, STUDENT, TARGET_PREFIX, clip_visual,  # noqa
+                      convert_encoder, extract_encoder, hpm_to_released,
+                      infer_vit_arch, reference, released_to_hpm)
 from .safe_globals import mmengine_safe_globals  # noqa: F401

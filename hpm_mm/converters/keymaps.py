@@ -1,8 +1,12 @@
-"""The key maps between the formats, and the conversions made of them.
+"""The key maps between the formats, the conversions made of them, and the
+model a converted file is for.
 
 The authors' code (an MAE fork on timm) and hpm_mm's (mmpretrain layers)
 differ in names only, never in shapes or layouts. :func:`networks` reads
-every layout into HPM names; each target is a key map from there.
+every layout into HPM names; each target is a key map from there. The
+reference model of a target is built from the weights' architecture (on
+the ``meta`` device where the library allows; one attention head, as head
+counts change no shape): its state-dict shapes are what the file must fit.
 """
 import math
 import re
@@ -11,10 +15,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from .checkpoint import (CheckpointError, StateDict, detect_format,
-                         is_torchscript, read_state_dict, split_checkpoint,
-                         take_prefix)
-from .fit import compare_state_dicts, summarize_keys
+from .checkpoint import (CheckpointError, StateDict, compare_state_dicts,
+                         detect_format, is_torchscript, read_state_dict,
+                         split_checkpoint, summarize_keys, take_prefix)
 
 _BLOCK = (('norm1', 'ln1'), ('attn.qkv', 'attn.qkv'), ('norm2', 'ln2'),
           ('attn.proj', 'attn.proj'), ('mlp.fc1', 'ffn.layers.0.0'),
@@ -41,33 +44,33 @@ DECODER_PAIRS = [(k, k) for k in (
 
 
 class KeyMap:
-    """A bijection between two naming schemes, from template pairs."""
+    """A bijection between two naming schemes, from (left, right) template
+    pairs."""
 
     def __init__(self, pairs: Sequence[Tuple[str, str]]) -> None:
         def regex(template):  # {i}: a block index, {p}: weight or bias
             pattern = re.escape(template).replace(r'\{i\}', r'(?P<i>\d+)')
             return re.compile(pattern.replace(r'\{p\}', '(?P<p>weight|bias)'))
-        self.rules = [(regex(a), regex(b), a, b) for a, b in pairs]
+        self.rules = [(regex(a), b) for a, b in pairs]
+        self.inverse = [(regex(b), a) for a, b in pairs]
 
-    def _map(self, key: str, side: int) -> Optional[str]:
-        for rule in self.rules:
-            match = rule[side].fullmatch(key)  # then the other template
+    def right(self, key: str, to_left: bool = False) -> Optional[str]:
+        """Left name -> right name (right -> left ``to_left``), or None if
+        no template matches."""
+        for regex, template in self.inverse if to_left else self.rules:
+            match = regex.fullmatch(key)
             if match:
-                return rule[3 - side].format(**match.groupdict())
+                return template.format(**match.groupdict())
         return None
-
-    def right(self, key: str) -> Optional[str]:
-        """Left name -> right name, or None if no template matches."""
-        return self._map(key, 0)
 
     def left(self, key: str) -> Optional[str]:
         """Right name -> left name, or None if no template matches."""
-        return self._map(key, 1)
+        return self.right(key, to_left=True)
 
     def rename(self, state: StateDict,
                to_left: bool = False) -> Tuple[StateDict, List[str]]:
         """Every key renamed, and the keys no template maps (left out)."""
-        names = {k: (self.left if to_left else self.right)(k) for k in state}
+        names = {k: self.right(k, to_left) for k in state}
         return ({new: state[k] for k, new in names.items() if new},
                 [k for k, new in names.items() if not new])
 
@@ -81,7 +84,6 @@ STUDENT = KeyMap([(a, 'backbone.' + b) for a, b in ENCODER_PAIRS] +
 #: Key prefix of the files written for each downstream target.
 TARGET_PREFIX = dict(mmpretrain='backbone.', mmdet='backbone.', mmseg='',
                      timm='')
-TARGETS = tuple(TARGET_PREFIX)
 
 
 @dataclass
@@ -139,7 +141,7 @@ def _pick(nets: dict, source: str, fmt: str) -> StateDict:
 def _teacher(nets: dict, fmt: str) -> StateDict:
     """The teacher, which must have the student's keys and shapes."""
     mm = compare_state_dicts(nets['student'], _pick(nets, 'teacher', fmt))
-    if mm:
+    if any(mm):
         raise CheckpointError(
             'student and teacher (ema_state_dict, teacher.module.*) differ '
             'in: ' + summarize_keys(mm.mis_shaped + mm.missing +
@@ -163,11 +165,8 @@ def convert_encoder(obj: Any,
                     target: str,
                     source: str = 'student',
                     prefix: Optional[str] = None) -> Conversion:
-    """:func:`extract_encoder`, renamed for one of :data:`TARGETS` (bare
-    keys; the ones the target has no use for join ``unknown``)."""
-    if target not in TARGETS:
-        raise CheckpointError(
-            f'unknown target {target!r}; choose from {", ".join(TARGETS)}')
+    """:func:`extract_encoder`, renamed for one of :data:`TARGET_PREFIX`
+    (bare keys; the ones the target has no use for join ``unknown``)."""
     conv = extract_encoder(obj, source, prefix)
     state, pos, dropped = conv.state, conv.state.get('pos_embed'), []
     if pos is not None and pos.ndim == 4:  # ViTDet weights
@@ -274,3 +273,105 @@ def infer_clip_arch(visual: Dict[str, Any]) -> Dict[str, int]:
         patch_size=int(patch), width=int(width), layers=max(layers) + 1,
         heads=max(1, int(width) // 64),
         output_dim=int(visual['proj'].shape[1]))
+
+
+Shapes = Dict[str, torch.Size]
+
+
+def _need(state: StateDict, key: str, what: str) -> torch.Tensor:
+    if key not in state:
+        raise CheckpointError(f'cannot infer the {what}: missing key {key}')
+    return state[key]
+
+
+def _depth(state: StateDict, prefix: str) -> int:
+    pattern = re.compile(re.escape(prefix) + r'(\d+)\.')
+    found = [int(m[1]) for m in map(pattern.match, state) if m]
+    if not found:
+        raise CheckpointError(f'cannot infer the depth: no {prefix}N.* key')
+    return max(found) + 1
+
+
+def infer_vit_arch(enc: StateDict) -> dict:
+    """Architecture of an encoder in bare ViT (or ViTDet) names:
+    ``embed_dims``, ``num_layers``, ``feedforward_channels``,
+    ``patch_size``, ``in_channels``, ``grid`` (h, w) and ``img_size`` (grid
+    * patch)."""
+    dims, chans, patch, _ = _need(enc, 'patch_embed.projection.weight',
+                                  'patch embedding').shape
+    pos = _need(enc, 'pos_embed', 'position grid')
+    side = math.isqrt(pos.shape[1] - 1)
+    if pos.ndim != 4 and side * side != pos.shape[1] - 1:
+        raise CheckpointError(f'pos_embed {tuple(pos.shape)} is not a '
+                              'square grid plus a cls position')
+    grid = tuple(pos.shape[1:3]) if pos.ndim == 4 else (side, side)
+    ffn = _need(enc, 'layers.0.ffn.layers.0.0.weight', 'MLP width')
+    return dict(embed_dims=int(dims), num_layers=_depth(enc, 'layers.'),
+                feedforward_channels=int(ffn.shape[0]),
+                patch_size=int(patch), in_channels=int(chans), grid=grid,
+                img_size=(grid[0] * int(patch), grid[1] * int(patch)))
+
+
+def _shapes(model: torch.nn.Module) -> Shapes:
+    return {k: v.shape for k, v in model.state_dict().items()}
+
+
+def reference(target: str, state: StateDict) -> Shapes:
+    """Shapes of the model the ``target`` file ``state`` is for, in its
+    names: ``VisionTransformer`` with a final norm (mmpretrain),
+    :class:`ViTDet` with relative positions (mmdet), ``MAE`` as in the seg
+    configs (mmseg), timm's ``VisionTransformer`` without head (built as
+    mmpretrain's: the same parameters), :class:`HPM` (hpm, released) or
+    CLIP's visual tower (clip-target).
+
+    Raises:
+        ImportError: In one line, without the target's library.
+    """
+    if target in ('timm', 'released'):  # the same model in timm names
+        keymap = ENCODER if target == 'timm' else STUDENT
+        shapes = reference('mmpretrain' if target == 'timm' else 'hpm',
+                           keymap.rename(state)[0])
+        return {keymap.left(k): v for k, v in shapes.items()
+                if keymap.left(k)}
+    if target == 'clip-target':
+        from mmpretrain.models.utils.clip_generator_helper import \
+            VisionTransformer
+        with torch.device('meta'):
+            return _shapes(VisionTransformer(**infer_clip_arch(state)))
+    a = infer_vit_arch(take_prefix(state, 'backbone.') or state)
+    vit = dict(img_size=a['img_size'], patch_size=a['patch_size'],
+               in_channels=a['in_channels'])
+    arch = dict(embed_dims=a['embed_dims'], num_layers=a['num_layers'],
+                num_heads=1, feedforward_channels=a['feedforward_channels'])
+    if target == 'mmseg':  # mmseg's MAE calls .item() while built: not meta
+        import hpm_mm.downstream.seg  # noqa: F401  (one-line error w/o mmseg)
+        from mmseg.models.backbones import MAE
+        ratio = a['feedforward_channels'] / a['embed_dims']
+        return _shapes(MAE(  # an int ratio: Linear sizes are ratio x dims
+            embed_dims=a['embed_dims'], num_layers=a['num_layers'],
+            num_heads=1, norm_cfg=dict(type='LN', eps=1e-6), init_values=1.,
+            mlp_ratio=int(ratio) if ratio.is_integer() else ratio, **vit))
+    with torch.device('meta'):
+        if target == 'mmpretrain':
+            from mmpretrain.models import VisionTransformer
+            return _shapes(VisionTransformer(arch, final_norm=True, **vit))
+        if target == 'mmdet':
+            from hpm_mm.downstream.det import ViTDet
+            return _shapes(ViTDet(dict(arch, global_attn_indexes=()),
+                                  pretrain_img_size=a['img_size'], **vit))
+        from hpm_mm.models import HPM
+        dims = _need(state, 'neck.decoder_embed.weight', 'decoder').shape[0]
+        fc1 = _need(state, 'neck.decoder_blocks.0.ffn.layers.0.0.weight',
+                    'decoder MLP width')
+        return _shapes(HPM(
+            backbone=dict(type='HPMViT', arch=arch, img_size=a['img_size'],
+                          patch_size=a['patch_size'],
+                          patch_cfg=dict(in_channels=a['in_channels'])),
+            neck=dict(type='HPMDecoder', patch_size=a['patch_size'],
+                      in_chans=a['in_channels'], decoder_num_heads=1,
+                      num_patches=a['grid'][0] * a['grid'][1],
+                      embed_dim=a['embed_dims'], decoder_embed_dim=dims,
+                      decoder_depth=_depth(state, 'neck.decoder_blocks.'),
+                      mlp_ratio=fc1.shape[0] / dims),
+            head=dict(type='HPMHead', patch_size=a['patch_size'],
+                      in_channels=a['in_channels'])))

@@ -10,8 +10,7 @@ a run, :func:`allowed_globals` for one read; unlike torch's
 ``safe_globals``, both take back only what they added.
 """
 import pickle
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Tuple, Union
+from typing import Any, Callable, List, Tuple, Union
 
 import numpy as np
 import torch
@@ -49,15 +48,13 @@ def remove_added(added: List[SafeGlobal]) -> None:
         torch.serialization.add_safe_globals(kept)
 
 
-@contextmanager
-def allowed_globals(safe_globals: List[SafeGlobal]) -> Iterator[None]:
-    """``torch.serialization.safe_globals`` that keeps, on exit, what was
-    allowed before it."""
-    added = add_missing(safe_globals)
-    try:
-        yield
-    finally:
-        remove_added(added)
+def allowed_globals(
+        safe_globals: List[SafeGlobal]) -> torch.serialization.safe_globals:
+    """torch's ``safe_globals`` context for those of ``safe_globals`` not
+    allowed yet: what was allowed before stays allowed on exit."""
+    present = torch.serialization.get_safe_globals()
+    return torch.serialization.safe_globals(
+        [g for g in safe_globals if g not in present])
 
 
 def mmengine_safe_globals() -> List[SafeGlobal]:
