@@ -78,8 +78,10 @@ def read_checkpoint(path: str, mmap: bool = False) -> Dict[str, Any]:
 def check_checkpoint(path: str) -> None:
     """Raise :class:`CheckpointError` unless ``path`` reads as a checkpoint:
     cheaply for torch's zip format, whose tensors are memory-mapped while
-    the archive and the pickle are fully checked. URLs are left alone."""
-    if '://' not in path:
+    the archive and the pickle are fully checked. URLs and TorchScript
+    archives (OpenAI's CLIP file, read with ``torch.jit.load``) are left
+    alone."""
+    if '://' not in path and not is_torchscript(path):
         read_checkpoint(path, osp.isfile(path) and zipfile.is_zipfile(path))
 
 
