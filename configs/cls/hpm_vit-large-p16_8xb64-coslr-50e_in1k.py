@@ -33,21 +33,3 @@ param_scheduler = [
 train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=512)
 
-# Checkpoints written atomically (one line if the disk is full), every
-# rank's RNG states in them, on SIGTERM/SIGUSR1 a checkpoint and exit 75,
-# and mmengine checkpoints readable by torch's weights-only loading.
-default_hooks = dict(
-    checkpoint=dict(backend_args=dict(backend='atomic_local')))
-custom_hooks = [
-    dict(type='CheckpointSafeGlobalsHook'),
-    dict(type='RNGStateHook'),
-    dict(type='PreemptionHook'),
-]
-
-# Curves in TensorBoard (event files in <work_dir>/<timestamp>/vis_data)
-# beside the json log; W&B instead: --cfg-options
-# visualizer.vis_backends.1.type=WandbVisBackend
-visualizer = dict(vis_backends=[
-    dict(type='LocalVisBackend'),
-    dict(type='TensorboardVisBackend'),
-])
