@@ -134,8 +134,8 @@ def test_bad_inputs(files, tmp_path):
         HardPatchInferencer(files['cfg'])
     mae = tmp_path / 'mae.py'
     mae.write_text('model = ' + repr(dict(
-        type='MAE', backbone=dict(hpm_cfg()['backbone'], type='MAEViT'),
-        neck=dict(hpm_cfg()['neck'], type='MAEPretrainDecoder'),
+        type='MAE', backbone=dict(tiny_hpm_cfg()['backbone'], type='MAEViT'),
+        neck=dict(tiny_hpm_cfg()['neck'], type='MAEPretrainDecoder'),
         head=dict(type='MAEPretrainHead', patch_size=16, loss=dict(
             type='PixelReconstructionLoss', criterion='L2')))))
     with pytest.raises(TypeError, match='MAE, not an HPM'):
@@ -151,8 +151,9 @@ def test_bad_inputs(files, tmp_path):
     bigger = MODELS.build(
         tiny_hpm_cfg(neck=dict(decoder_embed_dim=32)))
     torch.save(dict(state_dict=bigger.state_dict()), other)
-    with pytest.raises(CheckpointError, match=r'other.pth does not fit HPM: '
-                       r'.*width 32 in the checkpoint vs 16 in the model \(neck\)'):
+    with pytest.raises(CheckpointError,
+                       match=r'other.pth does not fit HPM: .*width 32 in '
+                       r'the checkpoint vs 16 in the model \(neck\)'):
         HardPatchInferencer(files['cfg'], other)
     partial = str(tmp_path / 'partial.pth')
     state = files['model'].state_dict()

@@ -114,10 +114,10 @@ def _call(args: List[str], **extra_env) -> subprocess.CompletedProcess:
                           start_new_session=True)
 
 
-# Put on the PYTHONPATH of the suite and of the tools it starts: once
-# ``last_checkpoint`` at $KILL_AFTER names ``iter_1.pth`` (the first
-# checkpoint is complete and recorded), the whole job is SIGKILLed, as a
-# cluster ends a job at its time limit or loses its node.
+# Put on the PYTHONPATH of the suite and of the tools it starts: once the
+# checkpoint $KILL_AFTER is complete (renamed into place by the atomic
+# file backend), the whole job is SIGKILLed, as a cluster ends a job at its
+# time limit or loses its node.
 KILL_AFTER_FIRST_CHECKPOINT = '''
 import os
 import signal
@@ -129,9 +129,7 @@ _after = os.environ.get('KILL_AFTER')
 def replace(src, dst, *args, **kwargs):
     _replace(src, dst, *args, **kwargs)
     if _after and os.path.abspath(dst) == _after:
-        with open(dst) as f:
-            if f.read().endswith('iter_1.pth'):
-                os.killpg(os.getpgrp(), signal.SIGKILL)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 os.replace = replace
@@ -279,7 +277,7 @@ def test_work_dir_belongs_to_one_checkpoint(suite, tmp_path, capsys):
 def test_interrupted_stage_resumes_and_failed_one_is_reported(
         suite, tmp_path):
     """ADE20K run again and killed (suite and training together) once its
-    first checkpoint is recorded; the next call resumes it from there. kNN
+    first checkpoint is complete; the next call resumes it from there. kNN
     fails in that call (a bad option), and ADE20K, after it, still runs."""
     work = suite['work']
     seg = osp.join(work, 'ade20k')
@@ -287,7 +285,7 @@ def test_interrupted_stage_resumes_and_failed_one_is_reported(
     killed = _call(suite['args'] + [f'knn={KNN_ARGS}'],
                    PYTHONPATH=pythonpath_with_sitecustomize(
                        tmp_path, KILL_AFTER_FIRST_CHECKPOINT),
-                   KILL_AFTER=osp.join(seg, 'last_checkpoint'))
+                   KILL_AFTER=osp.join(seg, 'iter_1.pth'))
     assert killed.returncode == -signal.SIGKILL, \
         killed.stdout[-3000:] + killed.stderr[-3000:]
     # the progress lines reached the log before the kill, up to the last
