@@ -63,7 +63,7 @@ fi
 # What each level must import; the full level satisfies both.
 declare -A check=(
   [pretrain]='import mmcv, mmengine, mmpretrain, hpm_mm'
-  [full]='import mmcv.ops, mmdet, mmseg, mmaction.models, decord, mmpretrain, hpm_mm, hpm_mm.downstream.det, hpm_mm.downstream.seg'
+  [full]='import mmcv.ops, mmdet, mmseg, mmaction.models, decord, mmpretrain, hpm_mm, hpm_mm.downstream.det, hpm_mm.downstream.seg, hpm_mm.video'
 )
 stamp="$venv/.hpm_mm_stamp"  # "LEVEL HASH" of the last successful run
 want_hash="$(cat "$reqs"/*.txt "$root/pyproject.toml" "$root/tools/setup_env.sh" \
