@@ -1,4 +1,4 @@
-"""Hard tubes (issue 28): HardTubeMasker and VideoHPM.
+"""Hard tubes: HardTubeMasker and VideoHPM.
 
 Our choices (the HPM authors released no video code): the teacher scores
 all N tokens of the unmasked clip; the scores are averaged over time and

@@ -1,4 +1,4 @@
-"""VideoMAE against a plain restatement of the reference's step (issue 27).
+"""VideoMAE against a plain restatement of the reference's step.
 
 The restatement below re-derives one VideoMAE pre-training step from the
 reference's published facts alone, one clip, token and head at a time, on
