@@ -6,6 +6,7 @@ of each traced layer group over the whole schedule against the reference's
 ``utils.cosine_scheduler``."""
 import math
 import os.path as osp
+import random
 
 import numpy as np
 import pytest
@@ -282,3 +283,27 @@ def test_finetune_recipe_is_the_reference(path):
                          (high, 1.0)):
         np.testing.assert_allclose(lrs[param], theirs * scale, rtol=1e-9,
                                    atol=lr * scale * 1e-8)
+
+
+def test_clip_augmentations_draw_once_per_clip_or_per_frame():
+    """RandAugment changes every frame of a clip alike (the reference's
+    video RandAugment), random erasing each frame on its own (its
+    RandomErasing over the frames as a batch)."""
+    from mmaction.registry import TRANSFORMS
+    cfg = Config.fromfile(ACTION_CONFIGS[0])
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        augment = TRANSFORMS.build(cfg.rand_augment)
+        erase = TRANSFORMS.build(cfg.random_erasing)
+    frame = np.random.default_rng(0).integers(0, 256, (40, 48, 3),
+                                              dtype=np.uint8)
+    changed, erased_apart = 0, 0
+    for seed in range(8):
+        random.seed(seed)
+        np.random.seed(seed)
+        out = augment(dict(imgs=[frame.copy() for _ in range(6)]))['imgs']
+        assert all(np.array_equal(f, out[0]) for f in out), seed
+        changed += not np.array_equal(out[0], frame)
+        # one draw for all 12 frames: all erased alike or none
+        out = erase(dict(imgs=[frame.copy() for _ in range(12)]))['imgs']
+        erased_apart += len({f.tobytes() for f in out}) > 1
+    assert changed >= 6 and erased_apart >= 4

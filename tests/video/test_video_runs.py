@@ -162,8 +162,8 @@ def test_converted_encoder_fine_tunes_in_mmaction(pretrained, tmp_path):
     mma = convert(osp.join(work, 'epoch_2.pth'), str(tmp_path / 'mma.pth'),
                   'mmaction')
     model = tiny_action_model()
-    model['backbone']['init_cfg'] = dict(type='Pretrained', checkpoint=mma,
-                                         prefix='backbone.')
+    # the config's own init_cfg (Pretrained, prefix), our file in it
+    model['backbone']['init_cfg'] = dict(checkpoint=mma)
     cfg = tmp_path / 'finetune_tiny.py'
     cfg.write_text(FINETUNE.format(
         base=_k400(ACTION_CONFIGS), model=model, frames=FRAMES, size=IMG,
