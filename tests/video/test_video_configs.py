@@ -127,6 +127,12 @@ def test_pretrain_config_builds_steps_and_loads_clips(path, kinetics):
                                      'TubeMasker')
     if hpm:  # issue 28: labelled as ours
         assert open(path).read().startswith('# EXPLORATORY (issue 28)')
+    # the image configs' runtime: fail fast, exact resume, preemption
+    for hook in ('NonFiniteLossHook', 'CheckpointKeysHook', 'RNGStateHook',
+                 'CheckpointSafeGlobalsHook', 'PreemptionHook'):
+        assert dict(type=hook) in cfg.custom_hooks, hook
+    assert cfg.default_hooks.checkpoint.backend_args == dict(
+        backend='atomic_local')
     # the real clip: 16 frames of 224 px at the reference's sampling rate
     data = _first_clip(cfg, 'train_dataloader', 'mmpretrain', kinetics)
     assert tuple(data['inputs'].shape) == (1, 3, 16, 224, 224)
@@ -222,6 +228,11 @@ def test_finetune_config_builds_and_loads_train_and_test_views(
     cfg = load_config(path)
     run = FINETUNE_RUNS[name(path).rsplit('_', 1)[1].split('-')[0]]
     assert cfg.default_scope == 'mmaction'
+    for hook in ('RNGStateHook', 'CheckpointSafeGlobalsHook',
+                 'PreemptionHook'):
+        assert dict(type=f'mmpretrain.{hook}') in cfg.custom_hooks, hook
+    assert cfg.default_hooks.checkpoint.backend_args == dict(
+        backend='atomic_local')
     data = _first_clip(cfg, 'train_dataloader', 'mmaction', kinetics)
     assert tuple(data['inputs'].shape) == (1, 3, 16, 224, 224)
     views = run['views'][0] * run['views'][1]
