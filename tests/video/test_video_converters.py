@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 from hpm_mm.converters import (CheckpointError, convert_encoder,
-                               read_checkpoint, strip_prefix, take_prefix)
+                               read_checkpoint, take_prefix)
 
 from ..downstream.helpers import convert, load_tool, save_hpm_checkpoint
 from .tiny_video import (FRAMES, HEADS, IMG, PATCH, PRETRAIN_CONFIGS,
@@ -150,9 +150,9 @@ def test_image_and_video_targets_refuse_each_other(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="--to mmpretrain takes an "
                        "image checkpoint, got the 'video' format"):
         convert_encoder(read_checkpoint(video), 'mmpretrain')
-    image = {'state_dict': strip_prefix(
-        {'backbone.patch_embed.projection.weight': torch.zeros(8, 3, 4, 4),
-         'backbone.pos_embed': torch.zeros(1, 5, 8)})}
+    image = {'state_dict': {  # an mmpretrain ViT's patch embedding
+        'backbone.patch_embed.projection.weight': torch.zeros(8, 3, 4, 4),
+        'backbone.pos_embed': torch.zeros(1, 5, 8)}}
     torch.save(image, str(tmp_path / 'image.pth'))
     rc = load_tool().main([str(tmp_path / 'image.pth'),
                            str(tmp_path / 'out.pth'), '--to', 'mmaction'])
