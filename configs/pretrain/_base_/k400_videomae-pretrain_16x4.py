@@ -48,4 +48,3 @@ train_dataloader = dict(
         ann_file='kinetics400_train_list_videos.txt',
         data_prefix=dict(video='videos_train'),
         pipeline=train_pipeline))
-auto_scale_lr = dict(base_batch_size=2048)
