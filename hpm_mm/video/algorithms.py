@@ -156,7 +156,7 @@ class VideoMAE(BaseSelfSupervisor):
 
 @MODELS.register_module()
 class VideoHPM(HPM):
-    """Hard Patches Mining for VideoMAE (issue 28).
+    """Hard Patches Mining for VideoMAE.
 
     These video choices are ours: the HPM authors never released video
     code. :class:`HPM`'s step on clips: the EMA teacher scores every one of

@@ -62,12 +62,15 @@ class VideoMAEHead(BaseModule):
         self.register_buffer(
             'std', torch.tensor(std).view(shape) / 255, persistent=False)
 
-    def construct_target(self, video: Tensor, mask: Tensor) -> Tensor:
+    def construct_target(self, video: Tensor, mask: Tensor,
+                         num_masked: int) -> Tensor:
         """The pixel target of the masked tokens.
 
         Args:
             video (Tensor): Normalised clips (B, 3, T, H, W).
             mask (Tensor): Boolean (B, N), True = masked, M per clip.
+            num_masked (int): M (the rows of the reconstruction), so that
+                the rows are gathered without a host sync.
 
         Returns:
             Tensor: (B, M, tubelet_size * patch_size**2 * 3), fp32 or
@@ -84,7 +87,12 @@ class VideoMAEHead(BaseModule):
             x = (x - x.mean(dim=-2, keepdim=True)) / (
                 x.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6)
         x = x.flatten(2)
-        return x[mask].view(B, -1, x.shape[-1])
+        # the masked rows first, in increasing n (stable sort)
+        ids = torch.argsort(
+            mask.to(torch.uint8), dim=1, descending=True,
+            stable=True)[:, :num_masked]
+        return torch.gather(x, 1,
+                            ids.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
     def loss(self, pred: Tensor, video: Tensor,
              mask: Tensor) -> Dict[str, Tensor]:
@@ -99,7 +107,7 @@ class VideoMAEHead(BaseModule):
         Returns:
             dict[str, Tensor]: ``loss``.
         """
-        target = self.construct_target(video, mask)
+        target = self.construct_target(video, mask, pred.shape[1])
         return dict(loss=F.mse_loss(pred.to(target.dtype), target))
 
 
@@ -152,7 +160,7 @@ class HPMVideoHead(VideoMAEHead):
         if self.num_masked is not None and pred.shape[1] != self.num_masked:
             raise ValueError(f'HPMVideoHead: pred has {pred.shape[1]} rows, '
                              f'num_masked is {self.num_masked}')
-        target = self.construct_target(video, mask)
+        target = self.construct_target(video, mask, pred.shape[1])
         per_token = (pred.to(target.dtype) - target).pow(2).mean(dim=-1)
         losses = per_token.detach()
         return dict(

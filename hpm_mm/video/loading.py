@@ -12,8 +12,8 @@ class CheckedDecordInit(DecordInit):
 
     A missing file, an empty or undecodable one, and a video with fewer
     than ``min_frames`` frames raise one line naming the file, e.g.
-    ``corrupt video: PATH (decord: ...)`` or ``video too short: PATH has 0
-    frames, the clip needs at least 1``, instead of decord's ``Error
+    ``corrupt video: PATH (decord: ...)`` or ``video too short: PATH has 5
+    frames, the clip needs at least 16``, instead of decord's ``Error
     reading N bytes...``, which does not name the file.
 
     Short videos: mmaction's ``SampleFrames`` and the reference VideoMAE
@@ -75,6 +75,3 @@ class CheckedDecordInit(DecordInit):
                 f"{results['total_frames']} frames, the clip needs at least "
                 f'{self.min_frames}')
         return results
-
-    def __repr__(self) -> str:
-        return f'{super().__repr__()[:-1]}, min_frames={self.min_frames})'

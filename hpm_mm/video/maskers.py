@@ -71,7 +71,7 @@ class TubeMasker(BaseModule):
 
 @MODELS.register_module()
 class HardTubeMasker(HardPatchMasker):
-    """HPM's mined mask for clips (issue 28): hard tubes.
+    """HPM's mined mask for clips: hard tubes.
 
     These video choices are ours: the HPM authors never released video
     code. The teacher's scores of the N tokens (B, N) are averaged over

@@ -29,12 +29,11 @@ VIDEOMAE_REFERENCE_KEYS = {
 
 
 def from_reference_key(key: str) -> Optional[str]:
-    """Our name of a reference checkpoint key (:data:`VIDEOMAE_REFERENCE_KEYS`),
-    None for a key we do not have."""
-    prefixes = [k for k in VIDEOMAE_REFERENCE_KEYS if not k.startswith('.')]
-    for old in prefixes:
-        if key.startswith(old):
-            key = VIDEOMAE_REFERENCE_KEYS[old] + key[len(old):]
+    """Our name of a reference checkpoint key (by
+    :data:`VIDEOMAE_REFERENCE_KEYS`), None for a key we do not have."""
+    for old, new in VIDEOMAE_REFERENCE_KEYS.items():
+        if not old.startswith('.') and key.startswith(old):
+            key = new + key[len(old):]
             break
     else:
         return None

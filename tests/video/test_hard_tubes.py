@@ -1,4 +1,4 @@
-"""Hard tubes (issue 28): HardTubeMasker and VideoHPM.
+"""Hard tubes: HardTubeMasker and VideoHPM.
 
 Our choices (the HPM authors released no video code): the teacher scores
 all N tokens of the unmasked clip; the scores are averaged over time and
@@ -175,7 +175,8 @@ def test_loss_predictor_on_the_masked_tokens():
     pred = torch.randn(2, N // 2, OUT, requires_grad=True)
     scores = torch.randn(2, N // 2, requires_grad=True)
     out = head.loss(pred, scores, video, mask)
-    per_token = (pred - head.construct_target(video, mask)).pow(2).mean(-1)
+    per_token = (pred - head.construct_target(video, mask, N // 2)).pow(
+        2).mean(-1)
     assert out['loss_rec'].item() == pytest.approx(per_token.mean().item())
     assert out['loss_pred'].item() == pytest.approx(
         head.loss_pred(scores, per_token).item())

@@ -1,8 +1,12 @@
 """Video data: the tiny K400/SSv2 writers, mmaction's VideoDataset and
 decord reading them, and bad videos and lists refused in one line naming
-the file (by CheckedDecordInit and by the tools' pre-flight check)."""
+the file: by CheckedDecordInit, by the tools' pre-flight check, and by
+tools/train.py on the tiny VideoMAE config."""
+import glob
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import decord
 import numpy as np
@@ -15,6 +19,8 @@ from hpm_mm.cli import DatasetError, check_dataset_paths
 from hpm_mm.testing.video import (moving_square_clip, write_kinetics,
                                   write_sthv2, write_video)
 from hpm_mm.video.loading import CheckedDecordInit
+
+from ..conftest import ROOT
 
 
 @pytest.fixture(scope='module')
@@ -112,13 +118,17 @@ def bad(tmp_path_factory, k400) -> dict:
     return out
 
 
-@pytest.mark.parametrize('case,message', [
+BAD_VIDEOS = [
     ('missing', 'video not found: {}'),
     ('empty', 'corrupt video: {} (decord: '),
     ('garbage', 'corrupt video: {} (decord: '),
     ('truncated', 'corrupt video: {} (decord: '),
     ('short', 'video too short: {} has 5 frames, the clip needs at least 16'),
-])
+]
+
+
+@pytest.mark.parametrize('case,message', BAD_VIDEOS,
+                         ids=[case for case, _ in BAD_VIDEOS])
 def test_checked_decord_init_names_the_file(bad, case, message):
     load = TRANSFORMS.build(dict(type='CheckedDecordInit', min_frames=16))
     with pytest.raises(Exception) as info:
@@ -191,3 +201,68 @@ def test_preflight_names_a_first_video_not_there(k400, tmp_path):
     with pytest.raises(DatasetError, match=f'the first video {ann} lists '
                        f'does not exist: {path} '):
         check_dataset_paths(_cfg(k400, ann))
+
+
+# ---- tools/train.py on the tiny VideoMAE config, as a user would run it ---
+
+TINY = '''
+_base_ = [{base!r}]
+model = {model!r}
+train_pipeline = [
+    dict(type='mmaction.CheckedDecordInit', min_frames={frames} * 2),
+    dict(type='mmaction.SampleFrames', clip_len={frames}, frame_interval=2,
+         num_clips=1, out_of_bound_opt='repeat_last'),
+    dict(type='mmaction.DecordDecode'),
+    dict(type='mmaction.Resize', scale=({size}, {size}), keep_ratio=False),
+    dict(type='mmaction.FormatShape', input_format='NCTHW'),
+    dict(type='PackInputs', input_key='imgs'),
+]
+train_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False, pin_memory=False,
+    dataset=dict(data_root={data!r}, pipeline=train_pipeline))
+train_cfg = dict(max_epochs=1)
+'''
+
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory, k400, bad) -> dict:
+    """The tiny config and one-line lists naming a bad video (or none)."""
+    # the video configs and their tiny model (imported here: the data
+    # tests above need neither)
+    from .tiny_video import (FRAMES, IMG, PRETRAIN_CONFIGS,
+                             tiny_pretrain_model)
+    tmp = tmp_path_factory.mktemp('tiny_run')
+    (base, ) = [p for p in PRETRAIN_CONFIGS
+                if osp.basename(p).startswith('videomae') and 'k400' in p]
+    out = dict(tmp=str(tmp), cfg=str(tmp / 'videomae_tiny.py'))
+    with open(out['cfg'], 'w') as f:
+        f.write(TINY.format(base=base, model=tiny_pretrain_model(),
+                            frames=FRAMES, size=IMG, data=k400))
+    for case in ('garbage', 'short', 'empty'):
+        out[case] = str(tmp / f'{case}_list.txt')
+        with open(out[case], 'w') as f:
+            f.write('' if case == 'empty' else f'{bad[case]} 0\n')
+    return out
+
+
+@pytest.mark.parametrize('case,message', [
+    ('garbage', 'corrupt video: {garbage_video} (decord: '),
+    ('short', 'video too short: {short_video} has 5 frames, the clip needs '
+     'at least 8'),
+    ('empty', 'dataset is empty: {empty} lists 0 videos'),
+], ids=['corrupt video', 'short video', 'empty list'])
+def test_train_tool_says_one_line(tiny_run, bad, case, message):
+    work = osp.join(tiny_run['tmp'], f'work_{case}')
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
+         tiny_run['cfg'], '--work-dir', work, '--cfg-options',
+         f'train_dataloader.dataset.ann_file={tiny_run[case]}'],
+        env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1'),
+        capture_output=True, text=True, timeout=300, cwd=tiny_run['tmp'])
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    expected = 'train: error: ' + message.format(
+        garbage_video=bad['garbage'], short_video=bad['short'], **tiny_run)
+    assert last.startswith(expected), proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    assert not glob.glob(osp.join(work, '*.pth'))

@@ -1,4 +1,4 @@
-"""VideoMAE against a plain restatement of the reference's step (issue 27).
+"""VideoMAE against a plain restatement of the reference's step.
 
 The restatement below re-derives one VideoMAE pre-training step from the
 reference's published facts alone, one clip, token and head at a time, on
@@ -258,7 +258,7 @@ def test_target_conventions():
     video[0, :, 2:4, P:, :P] = 0.3 + 1e-3 * video[0, :, 2:4, P:, :P]
     mask = torch.zeros(2, N, dtype=torch.bool)
     mask[0, [1, 6]] = mask[1, [0, 5]] = True
-    got = head.construct_target(video, mask)
+    got = head.construct_target(video, mask, 2)
     assert got.shape == (2, 2, OUT)
     for b, rows in ((0, (1, 6)), (1, (0, 5))):
         for r, n in enumerate(rows):
