@@ -1,9 +1,9 @@
-"""The video configs (issues 27 and 28): each loads, builds its model (shrunk
-to the tiny ViT) and its data pipelines on a real video, and its recipe is
-the reference VideoMAE's: its scripts over the defaults of
-run_mae_pretraining.py / run_class_finetuning.py, restated below, and the lr
-of each traced layer group over the whole schedule against the reference's
-``utils.cosine_scheduler``."""
+"""The video configs (VideoMAE, the exploratory VideoHPM): each loads,
+builds its model (shrunk to the tiny ViT) and its data pipelines on a real
+video, and its recipe is the reference VideoMAE's: its scripts over the
+defaults of run_mae_pretraining.py / run_class_finetuning.py, restated
+below, and the lr of each traced layer group over the whole schedule
+against the reference's ``utils.cosine_scheduler``."""
 import math
 import os.path as osp
 import random
@@ -125,8 +125,8 @@ def test_pretrain_config_builds_steps_and_loads_clips(path, kinetics):
     assert cfg.model.type == ('VideoHPM' if hpm else 'VideoMAE')
     assert cfg.model.masker.type == ('HardTubeMasker' if hpm else
                                      'TubeMasker')
-    if hpm:  # issue 28: labelled as ours
-        assert open(path).read().startswith('# EXPLORATORY (issue 28)')
+    if hpm:  # labelled as our design
+        assert open(path).read().startswith('# EXPLORATORY: ')
     # the image configs' runtime: fail fast, exact resume, preemption
     for hook in ('NonFiniteLossHook', 'CheckpointKeysHook', 'RNGStateHook',
                  'CheckpointSafeGlobalsHook', 'PreemptionHook'):
