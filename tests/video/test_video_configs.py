@@ -265,6 +265,8 @@ def test_finetune_recipe_is_the_reference(path):
     assert model.backbone.init_cfg.prefix == 'backbone.'
     assert model.cls_head.num_classes == run['classes']
     assert model.cls_head.label_smooth_eps == ref['smoothing']
+    # the reference's head: trunc. normal std 0.02 x --init_scale 0.001
+    assert model.cls_head.init_std == pytest.approx(0.02 * 0.001)
     blend = {a.type: a for a in model.data_preprocessor.blending.augments}
     assert blend['MixupBlending'].alpha == ref['mixup']
     assert blend['CutmixBlending'].alpha == ref['cutmix']
