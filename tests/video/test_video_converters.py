@@ -147,9 +147,18 @@ def test_reference_layout_round_trip_and_to_mmaction(tmp_path):
 
 
 def test_image_and_video_targets_refuse_each_other(tmp_path, capsys):
-    video = save_hpm_checkpoint(build_tiny(), str(tmp_path / 'video.pth'))
+    model = build_tiny()
+    video = save_hpm_checkpoint(model, str(tmp_path / 'video.pth'))
+    # the encoder under a prefix of one's choice (--prefix) converts too
+    torch.save({f'student.enc.{k}': v
+                for k, v in model.backbone.state_dict().items()},
+               str(tmp_path / 'other.pth'))
+    state = read_checkpoint(convert(str(tmp_path / 'other.pth'),
+                                    str(tmp_path / 'mma.pth'), 'mmaction',
+                                    '--prefix', 'student.enc.'))['state_dict']
+    mmaction_vit().load_state_dict(take_prefix(state, 'backbone.'))
     with pytest.raises(CheckpointError, match="--to mmpretrain takes an "
-                       "image checkpoint, got the 'video' format"):
+                       "image encoder, got the 'video' format"):
         convert_encoder(read_checkpoint(video), 'mmpretrain')
     image = {'state_dict': {  # an mmpretrain ViT's patch embedding
         'backbone.patch_embed.projection.weight': torch.zeros(8, 3, 4, 4),
@@ -160,7 +169,7 @@ def test_image_and_video_targets_refuse_each_other(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 1
     assert re.fullmatch(r"convert_checkpoint: error: --to mmaction takes a "
-                        r"video checkpoint, got the 'mmpretrain' format", err)
+                        r"video encoder, got the 'mmpretrain' format", err)
 
 
 def test_key_map_is_the_models_reading_of_the_reference_names():
