@@ -37,11 +37,10 @@
 # GPU add --cfg-options optim_wrapper.type=OptimWrapper.
 _base_ = ('mmaction::recognition/videomae/'
           'vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.py')
-# hpm_mm.video registers CheckedDecordInit, hpm_mm.video.transforms
-# FrameTransform (in mmaction's registry)
+# hpm_mm.video registers CheckedDecordInit and FrameTransform in mmaction's
+# registry
 custom_imports = dict(
-    imports=['hpm_mm', 'hpm_mm.video', 'hpm_mm.video.transforms'],
-    allow_failed_imports=False)
+    imports=['hpm_mm', 'hpm_mm.video'], allow_failed_imports=False)
 
 num_classes = 400
 model = dict(
