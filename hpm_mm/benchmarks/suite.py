@@ -32,8 +32,9 @@ from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
 import mmengine
 
 from ..apis.model_index import MIM_ROOT, MODEL_INDEX
-from ..converters import (CheckpointError, extract_encoder, infer_vit_arch,
-                          read_checkpoint)
+from ..converters import (CheckpointError, extract_encoder,
+                          infer_video_arch, infer_vit_arch, read_checkpoint)
+from ..converters.keymaps import VIDEO_FORMATS
 from ..fileio import write_text
 
 
@@ -69,6 +70,7 @@ _TOP1 = Metric(('accuracy/top1', ), 'top-1 (%)', 'Top 1 Accuracy')
 _COCO_ANN = 'annotations/instances_val2017.json'
 _ADE = 'upernet_vit-{}-p16_hpm-800e-pre_8xb2-amp-160k_ade20k-512x512'
 _ACC = Metric(('acc/top1', ), 'top-1 (%)', 'Top 1 Accuracy', 100.0)
+_VIDEOMAE = 'vit-base-p16_videomae-800e-pre_64xb8-amp-coslr-{}'
 
 
 def _video_roots(train: str, val: str, lists: str) -> Tuple[Tuple[str, str],
@@ -105,11 +107,11 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
               dict(b=_ADE.format('base'), l=_ADE.format('large')),
               (Metric(('mIoU', ), 'mIoU (%)', 'mIoU'), ), _LOADERS),
     Benchmark('k400', 'Kinetics-400 fine-tuning', 'k400',
-              dict(b='vit-base-p16_videomae-k400-16x4'), (_ACC, ),
+              dict(b=_VIDEOMAE.format('100e_kinetics400-16x4x1')), (_ACC, ),
               _video_roots('videos_train', 'videos_val', 'kinetics400'),
               video=True),
     Benchmark('ssv2', 'Something-Something V2 fine-tuning', 'ssv2',
-              dict(b='vit-base-p16_videomae-ssv2-16x2'), (_ACC, ),
+              dict(b=_VIDEOMAE.format('50e_sthv2-u16')), (_ACC, ),
               _video_roots('videos', 'videos', 'sthv2'), video=True),
 )
 NAMES = tuple(b.name for b in BENCHMARKS)  # in the order they run
@@ -135,24 +137,19 @@ class SuiteError(ValueError):
 
 def read_encoder(checkpoint: str, source: str) -> Tuple[dict, bool]:
     """The checkpoint's ``source`` encoder ('student' or 'teacher') in
-    bare names, and whether it is a video one (a 5-D patch embedding);
-    only the shapes are read (a zip file is memory-mapped)."""
+    bare names, and whether it is a video one (a video format of the
+    converters: a 5-D patch embedding); only the shapes are read (a zip
+    file is memory-mapped)."""
     ckpt = read_checkpoint(checkpoint, mmap=zipfile.is_zipfile(checkpoint))
-    enc = extract_encoder(ckpt, source).state
-    patch = enc.get('patch_embed.projection.weight')
-    return enc, getattr(patch, 'ndim', 0) == 5
+    conv = extract_encoder(ckpt, source)
+    return conv.state, conv.source_format in VIDEO_FORMATS
 
 
 def detect_arch(enc: dict, video: bool, what: str) -> str:
-    """The key of :data:`ARCHS` of the encoder ``enc`` (a video one in
-    mmaction's names, ``blocks.{i}.*``); :class:`SuiteError` naming
-    ``what`` for any other size."""
-    if video:
-        size = (enc['patch_embed.projection.weight'].shape[0],
-                len({k.split('.')[1] for k in enc if k[:7] == 'blocks.'}))
-    else:
-        shape = infer_vit_arch(enc)
-        size = (shape['embed_dims'], shape['num_layers'])
+    """The key of :data:`ARCHS` of the encoder ``enc`` (image or video);
+    :class:`SuiteError` naming ``what`` for any other size."""
+    shape = (infer_video_arch if video else infer_vit_arch)(enc)
+    size = (shape['embed_dims'], shape['depth' if video else 'num_layers'])
     for arch, (_, known) in ARCHS.items():
         if size == known:
             return arch
@@ -439,7 +436,7 @@ class Suite:
             rc = subprocess.call(cmd, cwd=ROOT, stdout=f,
                                  stderr=subprocess.STDOUT)
             f.write(f'=== exit {rc} after {time.time() - start:.1f} s\n')
-        if rc == 0 and osp.isfile(output):
+        if rc == 0 and osp.exists(output):
             return None
         lines = Path(log).read_text(errors='replace').splitlines()
         said = [ln.strip() for ln in lines if ln.strip() and ln[:4] != '=== ']
