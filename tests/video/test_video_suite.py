@@ -210,9 +210,8 @@ def test_dry_run_of_a_video_checkpoint_runs_the_video_stages_only(
     assert 'finetune' in out and 'k400' not in out and 'ssv2' not in out
 
 
-def test_video_inputs_that_cannot_run_end_in_one_line(suite, tmp_path,
-                                                      capsys):
-    video = suite['args'][0]
+def test_video_inputs_that_cannot_run_end_in_one_line(tmp_path, capsys):
+    video = tiny_video_checkpoint(str(tmp_path / 'videohpm.pth'))
     image = _fake_vit(str(tmp_path / 'image.pth'), 'b')
     work = str(tmp_path / 'w')
     for args, message in (
