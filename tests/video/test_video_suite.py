@@ -81,11 +81,8 @@ def tiny_options() -> List[str]:
         base = config(rel)
         out += [f'{name}:{o}' for o in diff_options(
             base.to_dict(), shrink_action(config(rel)).to_dict())]
-        wrapper = dict(base.optim_wrapper, type='OptimWrapper')
-        del wrapper['loss_scale']  # no AMP on the CPU: a plain wrapper
-        out += [f'{name}:optim_wrapper._delete_=True'] + [
-            f'{name}:{o}' for o in diff_options(None, wrapper, 'optim_wrapper')
-            if '_delete_' not in o]
+        # no AMP on the CPU: a plain wrapper
+        out.append(f'{name}:optim_wrapper.type=OptimWrapper')
     return out + ['train_cfg.max_epochs=1', 'train_cfg.val_begin=1000',
                   'default_hooks.checkpoint.interval=1']
 
