@@ -139,8 +139,7 @@ def main() -> None:
     figures = [
         plot_hard_tubes(
             shown, osp.join(args.work_dir, f'hard_tubes_{when}.png'),
-            title=f'VideoHPM demo, {when} of training: teacher scores, '
-            'mined (red) / random (blue) tubes, reconstruction')
+            title=f'VideoHPM demo, {when} of training')
         for when, shown in (('start', start.shown),
                             ('end', inferencer(clips[:3], alpha=ALPHA)))
     ]

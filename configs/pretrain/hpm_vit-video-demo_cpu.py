@@ -2,12 +2,12 @@
 # cores (tools/demo_video.py, `make demo-video`). Generated clips of a bright
 # square moving over a smooth background (hpm_mm.testing.video), written as
 # MPEG-4 files in Kinetics-400's layout by the demo. Same algorithm as the
-# K400 VideoHPM config, a tiny ViT on 8 frames of 48 x 48 (4 x 6 x 6 = 144
-# tokens, 32 of the 36 positions masked along the clip) and a short
+# K400 VideoHPM config, a tiny ViT on 8 frames of 64 x 64 (4 x 8 x 8 = 256
+# tokens, 57 of the 64 positions masked along the clip) and a short
 # schedule; the hard share and the teacher momentum step per iteration.
 _base_ = ['./hpm_vit-base-p16_64xb32-amp-coslr-800e_k400-16x4.py']
 
-img_size, patch_size, num_frames = 48, 8, 8
+img_size, patch_size, num_frames = 64, 8, 8
 num_tokens = (num_frames // 2) * (img_size // patch_size)**2
 model = dict(
     backbone=dict(

@@ -176,16 +176,19 @@ class HardTubeInferencer(HardPatchInferencer):
 
     def _reconstruct(self, x: torch.Tensor, mask: torch.Tensor) -> list:
         """Student's masked tokens pasted into the input, RGB uint8 clips
-        (T, H, W, 3). The predictions are per token and channel normalised
-        (the target's ``norm_pix``); the input's statistics undo that."""
+        (T, H, W, 3). With the head's ``norm_pix`` the predictions are per
+        token and channel normalised; the input's statistics undo that."""
         model, pre = self.model, self.model.data_preprocessor
         latent, _, ids_restore = model.backbone(x, mask)
         pred, _ = model.neck(latent, ids_restore)  # masked tokens, in order
         mean, std = pre.mean.view(1, -1, 1, 1, 1), pre.std.view(1, -1, 1, 1, 1)
-        tokens = self._tokens((x * std + mean) / 255)
-        mu = tokens.mean(2, keepdim=True)[mask]
-        sigma = tokens.std(2, keepdim=True)[mask]  # unbiased, as the target
-        tokens[mask] = pred.reshape(mu.shape[0], -1, 3) * (sigma + 1e-6) + mu
+        tokens = self._tokens((x * std + mean) / 255)  # pixels in [0, 1]
+        pred = pred.reshape(-1, tokens.shape[2], 3)
+        if model.head.norm_pix:
+            mu = tokens.mean(2, keepdim=True)[mask]
+            sigma = tokens.std(2, keepdim=True)[mask]  # unbiased, as target
+            pred = pred * (sigma + 1e-6) + mu
+        tokens[mask] = pred
         clip = self._untokens(tokens, x.shape) * 255
         clip = clip.clamp(0, 255).round().byte().permute(0, 2, 3, 4, 1)
         return list(clip.cpu().numpy())

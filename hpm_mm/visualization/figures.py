@@ -29,7 +29,8 @@ def _subplots(rows: int, cols: int, width: float, height: float):
 def _save(fig, out_file: str) -> str:
     """Write ``fig`` to ``out_file``, close it, return ``out_file``."""
     import matplotlib.pyplot as plt
-    fig.tight_layout()
+    title = 0.4 / fig.get_figheight() if fig.get_suptitle() else 0
+    fig.tight_layout(rect=(0, 0, 1, 1 - title))  # room for the suptitle
     fig.savefig(out_file, dpi=90)
     plt.close(fig)
     return out_file

@@ -12,7 +12,7 @@ import torch
 from mmpretrain.registry import MODELS
 from PIL import Image
 
-from hpm_mm.apis import HardTubeInferencer
+from hpm_mm.apis import HardPatchInferencer, HardTubeInferencer
 from hpm_mm.structures import HardTubeResult
 from hpm_mm.testing.video import moving_square_clip, write_video
 from hpm_mm.visualization import (TUBE_PANELS, draw_hard_tubes,
@@ -48,8 +48,10 @@ def model():
     model = MODELS.build(tiny_cfg())
     model.init_weights()
     # a teacher unlike the student, so that mixing them up shows
-    for p in model.teacher.module.parameters():
-        p.data.add_(torch.randn_like(p) * 0.05)
+    with torch.no_grad():  # state_dict() tensors share storage
+        for t in model.teacher.module.state_dict().values():
+            if t.is_floating_point():
+                t.add_(0.05 * torch.randn_like(t))
     return model.eval()
 
 
@@ -90,13 +92,15 @@ def test_scores_tubes_and_reconstruction(model):
         assert diff[visible].max() <= 1 and (diff[~visible] > 1).any()
 
 
-def test_reconstruction_inverts_the_target(model, monkeypatch):
+@pytest.mark.parametrize('norm_pix', [True, False])
+def test_reconstruction_inverts_the_target(model, monkeypatch, norm_pix):
     """The student's prediction, de-normalised with the input's per-token
-    statistics, gives the target back: pasting the normalised target in
-    place of the prediction reconstructs the clip."""
+    statistics under ``norm_pix``, gives the target back: pasting the target
+    in place of the prediction reconstructs the clip."""
     inferencer = HardTubeInferencer(model, frame_interval=1)
     clip = clips(1, seed=3)[0]
     head = model.head
+    monkeypatch.setattr(head, 'norm_pix', norm_pix)
     calls = []
 
     def perfect(latent, ids_restore):
@@ -137,10 +141,17 @@ def test_bad_inputs(model, tmp_path):
     inferencer = HardTubeInferencer(model, frame_interval=1)
     with pytest.raises(FileNotFoundError, match='video not found: .*no.mp4'):
         inferencer(str(tmp_path / 'no.mp4'))
+    bad = tmp_path / 'bad.mp4'
+    bad.write_bytes(b'not a video')
+    with pytest.raises(OSError, match='corrupt video: .*bad.mp4'):
+        inferencer(str(bad))
     with pytest.raises(ValueError, match=r'alpha must be in \[0, 1\]'):
         inferencer(clips(1)[0], alpha=2.0)
     with pytest.raises(TypeError, match='HPM, not a VideoHPM'):
         HardTubeInferencer(build_tiny_hpm())
+    with pytest.raises(TypeError, match='VideoHPM is a video model, use '
+                       'HardTubeInferencer'):
+        HardPatchInferencer(model)
 
 
 def synthetic_results(recon: bool) -> list:
@@ -285,11 +296,13 @@ def test_visualize_tool(demo_run):
         str(tmp / 'out' / 'iter_3.pth'), str(tmp / 'missing.mp4')
     ])
     last = proc.stderr.strip().splitlines()[-1]
-    assert proc.returncode != 0 and 'video not found' in last \
+    assert proc.returncode != 0 and last.startswith(
+        'visualize_hard_tubes: error: video not found:') \
         and 'missing.mp4' in last
     proc = run([
         osp.join(ROOT, 'tools', 'visualize_hard_tubes.py'), cfg,
         str(tmp / 'none.pth'), video
     ])
     last = proc.stderr.strip().splitlines()[-1]
-    assert proc.returncode != 0 and 'checkpoint not found' in last
+    assert proc.returncode != 0 and last.startswith(
+        'visualize_hard_tubes: error: checkpoint not found')
