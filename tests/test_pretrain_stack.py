@@ -188,14 +188,14 @@ def test_requirements_agree():
         dynamic = tomllib.load(f)['tool']['setuptools']['dynamic']
     files = list(dynamic['dependencies']['file'])
     extras = dynamic['optional-dependencies']
-    assert set(extras) == {'lite', 'det', 'seg', 'tests'}
+    assert set(extras) == {'lite', 'det', 'seg', 'video', 'tests'}
     for extra in extras.values():
         files += extra['file']
     for path in files:
         assert osp.isfile(osp.join(ROOT, path)), path
     # one mmcv per extra: mmcv-lite never comes with mmdet or mmseg
     assert extras['lite']['file'] == ['requirements/mmcv_lite.txt']
-    for name in ('det', 'seg', 'tests'):
+    for name in ('det', 'seg', 'video', 'tests'):
         assert 'requirements/mmcv_lite.txt' not in extras[name]['file']
         assert 'requirements/mmcv.txt' in extras[name]['file']
 

@@ -8,7 +8,7 @@
 #                               the demo's scikit-image and matplotlib.
 #   tools/setup_env.sh --full   everything (`make test`, `make setup-full`,
 #                               CI): mmcv with ops, mmdet, mmsegmentation,
-#                               pytest.
+#                               mmaction2 with decord, pytest.
 #
 # Idempotent: a second run with nothing changed takes seconds, and the full
 # level satisfies the pre-training one (after `make test`, `make demo`
@@ -18,6 +18,12 @@
 # it from its sdist with ops (tools/build_mmcv.sh: CUDA ops when torch sees
 # a GPU, HPM_MM_MMCV_FLAVOUR=cpu|cuda forces one) and caches the wheel per
 # mmcv version, torch version, flavour and CUDA arch list, outside the repo.
+# mmaction2 1.2.0 goes in without its dependencies (requirements/video.txt
+# lists those it needs: it asks for opencv-contrib-python, which would
+# write a second `cv2` over mmcv's opencv-python), and its wheel lacks
+# mmaction/models/localizers/drn, which `import mmaction.models` needs
+# (mmaction2 issue 2714): the full level writes a placeholder DRN there that
+# refuses to be built, and says so (docs/en/video.md).
 #
 # Versions come from requirements/*.txt. Environment: VENV (default .venv),
 # PYTHON (default python3.11 or python3), HPM_MM_CACHE (default
@@ -29,7 +35,7 @@ level=pretrain
 case "${1:-}" in
   '') ;;
   --full) level=full ;;
-  -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
   *) echo "setup_env: unknown argument '$1' (none for pre-training, --full for everything)" >&2
      exit 2 ;;
 esac
@@ -57,7 +63,7 @@ fi
 # What each level must import; the full level satisfies both.
 declare -A check=(
   [pretrain]='import mmcv, mmengine, mmpretrain, hpm_mm'
-  [full]='import mmcv.ops, mmdet, mmseg, mmpretrain, hpm_mm, hpm_mm.downstream.det, hpm_mm.downstream.seg'
+  [full]='import mmcv.ops, mmdet, mmseg, mmaction.models, decord, mmpretrain, hpm_mm, hpm_mm.downstream.det, hpm_mm.downstream.seg, hpm_mm.video'
 )
 stamp="$venv/.hpm_mm_stamp"  # "LEVEL HASH" of the last successful run
 want_hash="$(cat "$reqs"/*.txt "$root/pyproject.toml" "$root/tools/setup_env.sh" \
@@ -114,6 +120,36 @@ remove_mmcv() {  # mmcv and mmcv-lite both own site-packages/mmcv
   "$vpy" -m pip uninstall --disable-pip-version-check -y -q $dists
 }
 
+repair_mmaction() {  # write the module mmaction2 1.2.0's wheel lacks
+  local pkg drn
+  pkg="$("$vpy" -c 'import importlib.util as u; print(u.find_spec("mmaction").submodule_search_locations[0])')"
+  drn="$pkg/models/localizers/drn"
+  [ -f "$drn/drn.py" ] && return 0
+  echo "setup_env: mmaction2's wheel lacks mmaction/models/localizers/drn (mmaction2 issue 2714);" \
+       "writing a placeholder DRN to $drn so that mmaction.models imports"
+  mkdir -p "$drn"
+  echo '# Written by hpm_mm: tools/setup_env.sh (see drn.py).' > "$drn/__init__.py"
+  cat > "$drn/drn.py" <<'PY'
+"""Placeholder written by hpm_mm's tools/setup_env.sh.
+
+mmaction2 1.2.0's wheel and sdist lack this module, which
+mmaction/models/localizers/__init__.py imports (mmaction2 issue 2714), so
+`import mmaction.models` fails without it. The DRN localizer itself is not
+available: building it raises.
+"""
+from mmaction.registry import MODELS
+
+
+@MODELS.register_module()
+class DRN:
+
+    def __init__(self, *args, **kwargs):
+        raise ImportError(
+            'DRN: mmaction2 1.2.0 ships without mmaction/models/localizers/'
+            "drn (mmaction2 issue 2714); hpm_mm's set-up wrote a placeholder")
+PY
+}
+
 echo "setup_env: $level level in $venv (torch $torch_v, mmcv $mmcv_v)"
 if [ "$level" = pretrain ]; then
   mmcv_req=()
@@ -132,6 +168,8 @@ else
   "$vpy" tools/mmcv_build_plan.py "$mmcv_v" --check-installed || {
     echo "setup_env: the installed mmcv lacks the planned ops (tools/build_mmcv.sh)" >&2
     exit 1; }
+  pipi --no-deps -r "$reqs/video.txt"
+  repair_mmaction
 fi
 
 pipi --no-deps --no-build-isolation -e "$root"

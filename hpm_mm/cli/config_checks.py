@@ -2,6 +2,7 @@
 anything; each error is one line naming the config entry and the path."""
 import copy
 import os.path as osp
+import sys
 from typing import Iterator, Sequence, Tuple
 
 from mmengine.config import Config
@@ -61,15 +62,16 @@ def check_dataset_paths(cfg: Config,
     """Check the datasets of ``loaders`` before anything is built.
 
     The dataset is built with ``lazy_init`` to resolve ``ann_file`` and the
-    image folder as the Runner will; the first line of an mmpretrain image
-    list is read. Datasets that do not build so (and dataset wrappers) are
-    left to the Runner.
+    image or video folder as the Runner will; the first line of an
+    mmpretrain image list or an mmaction video list (``VideoDataset``) is
+    read. Datasets that do not build so (and dataset wrappers) are left to
+    the Runner.
 
     Raises:
         FileNotFoundError: A local ``data_root`` or ``ann_file`` that does
             not exist.
-        DatasetError: An image list that lists no image, or whose first
-            image is not where ``data_root`` and ``data_prefix`` put it.
+        DatasetError: A list that lists no image or video, or whose first
+            file is not where ``data_root`` and ``data_prefix`` put it.
     """
     from mmengine.registry import DATASETS, DefaultScope
     from mmpretrain.datasets import CustomDataset
@@ -91,18 +93,30 @@ def check_dataset_paths(cfg: Config,
         except Exception:  # noqa: BLE001  (the Runner will report it)
             continue
         ann = getattr(ds, 'ann_file', '') or ''
-        if not isinstance(ds, CustomDataset) or not osp.isfile(ann):
+        video = sys.modules.get('mmaction.datasets')  # imported if built
+        if video and isinstance(ds, video.VideoDataset):
+            kind, prefix = 'videos', ds.data_prefix.get('video') or ''
+        elif isinstance(ds, CustomDataset):
+            kind, prefix = 'images', ds.img_prefix
+        else:
+            continue
+        if not osp.isfile(ann):
             continue
         with open(ann, errors='replace') as f:
             first = next((line.strip() for line in f if line.strip()), None)
         if first is None:
-            raise DatasetError(f'dataset is empty: {ann} lists 0 images')
-        path = osp.join(ds.img_prefix,
-                        first.rsplit(' ', 1)[0] if ds.with_label else first)
+            raise DatasetError(f'dataset is empty: {ann} lists 0 {kind}')
+        if kind == 'videos':
+            name = first.split(ds.delimiter)[0]
+            if not osp.splitext(name)[1]:
+                name += '.mp4'  # as mmaction's DecordInit reads it
+        else:
+            name = first.rsplit(' ', 1)[0] if ds.with_label else first
+        path = osp.join(prefix, name)
         if '://' not in path and not osp.isfile(path):
             raise DatasetError(
-                f'{loader}.dataset: the first image {ann} lists does not '
-                f'exist: {path} (check data_root and data_prefix)')
+                f'{loader}.dataset: the first {kind[:-1]} {ann} lists does '
+                f'not exist: {path} (check data_root and data_prefix)')
 
 
 def check_inputs(cfg: Config,

@@ -115,11 +115,10 @@ class HPM(BaseSelfSupervisor):
                              f"'fp16', got {teacher_dtype!r}")
         self.teacher_dtype = dtypes[teacher_dtype]
         # The patch grid and M are the backbone's; head and masker follow.
-        L, M = self.backbone.num_patches, self.backbone.num_masked
+        M = self.backbone.num_masked
         self.head = MODELS.build(dict(head, num_masked=M))
         self._check_shapes(backbone.get('arch'))
-        self.masker = MODELS.build(
-            dict(masker, num_patches=L, num_masked=M))
+        self.masker = MODELS.build(dict(masker, **self.masker_shape()))
         float_drop_path_probs(self)  # before the teacher copies them
         self.teacher = MODELS.build(
             dict(teacher, model=self.student_modules()))
@@ -168,6 +167,11 @@ class HPM(BaseSelfSupervisor):
             raise ValueError(
                 f'HPM: the target {name} gives {gen.num_patches} patches, '
                 f'the backbone {bb.num_patches}')
+
+    def masker_shape(self) -> dict:
+        """The masker's arguments taken from the backbone: L and M."""
+        return dict(num_patches=self.backbone.num_patches,
+                    num_masked=self.backbone.num_masked)
 
     def student_modules(self) -> nn.ModuleDict:
         """The averaged part of the student: backbone and decoder."""

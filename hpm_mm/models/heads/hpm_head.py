@@ -11,6 +11,25 @@ from torch import Tensor
 from ..losses import pairwise_labels
 
 
+def rank_accuracy(scores: Tensor, losses: Tensor) -> Tensor:
+    """The fraction of pairs of patches with distinct losses that the
+    scores order right (no gradient).
+
+    Args:
+        scores (Tensor): Predicted-loss scores (B, M) of the masked patches.
+        losses (Tensor): Their reconstruction losses (B, M).
+
+    Returns:
+        Tensor: 0-d fp32 accuracy (0 when no pair has distinct losses).
+    """
+    with torch.no_grad():
+        pos, neg = pairwise_labels(losses)
+        z = scores.unsqueeze(1) - scores.unsqueeze(2)
+        correct = (pos & (z > 0)) | (neg & (z < 0))
+        rank_acc = correct.sum() / (pos.sum() + neg.sum()).clamp(min=1)
+    return rank_acc.float()
+
+
 class LossPredictionHead(BaseModule):
     """What every HPM head shares: ``loss_rec`` is the mean over the masked
     patches of the per-patch losses ``l`` (B, L) that a subclass computes
@@ -67,16 +86,10 @@ class LossPredictionHead(BaseModule):
         s_m = torch.gather(scores, 1, ids)
         l_m = torch.gather(per_patch, 1, ids).detach()
         loss_pred = self.loss_pred(s_m, l_m)
-
-        with torch.no_grad():
-            pos, neg = pairwise_labels(l_m)
-            z = s_m.unsqueeze(1) - s_m.unsqueeze(2)
-            correct = (pos & (z > 0)) | (neg & (z < 0))
-            rank_acc = correct.sum() / (pos.sum() + neg.sum()).clamp(min=1)
         return dict(
             loss_rec=self.loss_rec_weight * loss_rec,
             loss_pred=loss_pred,
-            rank_acc=rank_acc.float())
+            rank_acc=rank_accuracy(s_m, l_m))
 
 
 @MODELS.register_module()
