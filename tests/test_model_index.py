@@ -77,7 +77,7 @@ def test_every_config_has_exactly_one_entry():
 def test_schema_and_paper_results():
     models = {m.name: m for m in index_models()}
     for name, model in models.items():
-        assert model.in_collection in ('HPM', 'MAE'), name
+        assert model.in_collection in ('HPM', 'MAE', 'VideoMAE'), name
         assert model.metadata.data, name
         for down in model.data.get('Downstream', []):
             assert down in models, f'{name}: unknown downstream {down}'

@@ -18,11 +18,18 @@ picks the student or the EMA teacher; --to hpm/released are each other's
 inverse. The result is checked against the target model (mmpretrain, mmdet,
 mmseg: missing and unexpected keys printed; the others: strict). Files are
 read with torch.load(weights_only=True) and written atomically.
+
+Video: a VideoMAE/VideoHPM pretraining checkpoint (ours) or the reference
+VideoMAE's file ({'model': ...}, encoder.* names) converts --to mmaction
+(mmaction2's VisionTransformer with mean pooling: backbone.*, fc_norm at
+LayerNorm(1, 0), the position table); --to hpm turns the reference's file
+into ours, --to released ours into the reference's layout.
 """
 #: The model each target's file is for.
 MODELS = dict(hpm="hpm_mm's HPM", released="the authors' HPM",
               mmpretrain="mmpretrain's VisionTransformer", mmdet='ViTDet',
               mmseg="mmseg's MAE", timm="timm's VisionTransformer",
+              mmaction="mmaction2's VisionTransformer (mean pooling)",
               **{'clip-target': "CLIP's visual tower"})
 
 
@@ -54,12 +61,14 @@ def convert(args: argparse.Namespace) -> None:
     if to == 'clip-target':
         conv = clip_visual(src)
     elif to == 'released':
-        conv, out['ema_state_dict'] = hpm_to_released(obj)
+        conv, ema = hpm_to_released(obj)
+        if ema is not None:
+            out['ema_state_dict'] = ema
     elif to == 'hpm':
         conv = released_to_hpm(obj, source)
     else:
         conv = convert_encoder(obj, to, source, args.prefix)
-    strict = to in ('hpm', 'released', 'timm', 'clip-target')
+    strict = to in ('hpm', 'released', 'timm', 'clip-target', 'mmaction')
     mm = check_fit(reference(to, conv.state), conv.state,
                    f'the result does not fit {MODELS[to]}' +
                    (' (loaded with strict=True)' if strict else ''),
@@ -71,8 +80,11 @@ def convert(args: argparse.Namespace) -> None:
             (f'missing for the {to} model (left at init)', mm.missing),
             (f'unexpected for the {to} model (ignored)', mm.unexpected)):
         print(f'{what}: {summarize_keys(keys) or "none"}')
-    out['state_dict'] = {TARGET_PREFIX.get(to, '') + k: v
-                         for k, v in conv.state.items()}
+    # the reference VideoMAE's files keep the weights under 'model'
+    key = 'model' if to == 'released' and conv.source_format == 'video' \
+        else 'state_dict'
+    out[key] = {TARGET_PREFIX.get(to, '') + k: v
+                for k, v in conv.state.items()}
     out['meta'] = dict(hpm_mm_converter=dict(
         converted_from=osp.basename(src), source_format=conv.source_format,
         source=args.source, target=to, epoch=obj.get('epoch')))

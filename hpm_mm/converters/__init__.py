@@ -8,7 +8,8 @@ from .checkpoint import (CheckpointError, check_checkpoint,  # noqa: F401
                          is_torchscript, load_weights, read_checkpoint,
                          read_state_dict, save_checkpoint, strip_prefix,
                          summarize_keys, take_prefix)
-from .keymaps import (ENCODER, STUDENT, TARGET_PREFIX, clip_visual,  # noqa
-                      convert_encoder, extract_encoder, hpm_to_released,
-                      infer_vit_arch, reference, released_to_hpm)
+from .keymaps import (ENCODER, STUDENT, TARGET_PREFIX, VIDEOMAE,  # noqa
+                      clip_visual, convert_encoder, extract_encoder,
+                      hpm_to_released, infer_video_arch, infer_vit_arch,
+                      reference, released_to_hpm)
 from .safe_globals import mmengine_safe_globals  # noqa: F401

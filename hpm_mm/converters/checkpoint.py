@@ -142,7 +142,10 @@ def read_state_dict(path: str) -> StateDict:
 
 def detect_format(state: Mapping) -> str:
     """Which format a state dict (no ``module.``) is in: 'released',
-    'hpm', 'mmpretrain', 'mmdet', 'vit' or 'vitdet'.
+    'hpm', 'mmpretrain', 'mmdet', 'vit' or 'vitdet'; for video: 'videomae'
+    (the reference VideoMAE's file), 'video' (a :class:`VideoMAE` or
+    :class:`VideoHPM` checkpoint) or 'mmaction' (its encoder converted for
+    mmaction2).
 
     Raises:
         CheckpointError: None matches; the message shows the first keys.
@@ -151,7 +154,13 @@ def detect_format(state: Mapping) -> str:
     grid = getattr(pos, 'ndim', 3) == 4  # ViTDet's (1, h, w, C)
     if 'patch_embed.proj.weight' in state:
         return 'released'
-    if 'backbone.patch_embed.projection.weight' in state:
+    if 'encoder.patch_embed.proj.weight' in state:
+        return 'videomae'
+    patch = state.get('backbone.patch_embed.projection.weight')
+    if getattr(patch, 'ndim', 4) == 5:  # Conv3d tubelets
+        return 'video' if any(k.startswith('neck.') for k in state) \
+            else 'mmaction'
+    if patch is not None:
         if any(k.startswith('neck.') for k in state):
             return 'hpm'
         return 'mmdet' if grid else 'mmpretrain'
@@ -159,8 +168,8 @@ def detect_format(state: Mapping) -> str:
         return 'vitdet' if grid else 'vit'
     raise CheckpointError(
         'unknown checkpoint format: no ViT patch embedding '
-        "('patch_embed.proj.weight', '[backbone.]patch_embed.projection."
-        f"weight'); first keys: {', '.join(list(state)[:5])}")
+        "('[encoder.]patch_embed.proj.weight', '[backbone.]patch_embed."
+        f"projection.weight'); first keys: {', '.join(list(state)[:5])}")
 
 
 def save_checkpoint(obj: Any, path: str) -> None:

@@ -83,7 +83,35 @@ STUDENT = KeyMap([(a, 'backbone.' + b) for a, b in ENCODER_PAIRS] +
                  [(a, 'neck.' + b) for a, b in DECODER_PAIRS])
 #: Key prefix of the files written for each downstream target.
 TARGET_PREFIX = dict(mmpretrain='backbone.', mmdet='backbone.', mmseg='',
-                     timm='')
+                     timm='', mmaction='backbone.')
+
+_VIDEO_BLOCK = (('norm1', 'norm1'), ('attn.qkv', 'attn.qkv'),
+                ('attn.proj', 'attn.proj'), ('norm2', 'norm2'),
+                ('mlp.fc1', 'mlp.layers.0.0'), ('mlp.fc2', 'mlp.layers.1'))
+
+
+def _video_stack(ref: str, ours: str) -> List[Tuple[str, str]]:
+    return [(f'{ref}.{{i}}.{a}.{{p}}', f'{ours}.{{i}}.{b}.{{p}}')
+            for a, b in _VIDEO_BLOCK] + [
+                (f'{ref}.{{i}}.attn.{b}', f'{ours}.{{i}}.attn.{b}')
+                for b in ('q_bias', 'v_bias')]
+
+
+#: The reference VideoMAE's released names (its file's ``'model'``) <->
+#: :class:`VideoMAE` / :class:`VideoHPM` student names (mmaction's ViT
+#: under ``backbone.``, :class:`VideoMAEDecoder` under ``neck.``). The
+#: reference stores no position tables; ours are buffers.
+VIDEOMAE = KeyMap([
+    ('encoder.patch_embed.proj.{p}', 'backbone.patch_embed.projection.{p}'),
+    *_video_stack('encoder.blocks', 'backbone.blocks'),
+    ('encoder.norm.{p}', 'backbone.norm.{p}'),
+    ('encoder_to_decoder.{p}', 'neck.encoder_to_decoder.{p}'),
+    ('mask_token', 'neck.mask_token'),
+    *_video_stack('decoder.blocks', 'neck.blocks'),
+    ('decoder.norm.{p}', 'neck.norm.{p}'),
+    ('decoder.head.{p}', 'neck.head.{p}')])
+#: The formats of video checkpoints (:func:`detect_format`).
+VIDEO_FORMATS = ('videomae', 'video', 'mmaction')
 
 
 @dataclass
@@ -114,14 +142,16 @@ def networks(obj: Any, prefix: Optional[str] = None
     if fmt == 'released':
         student, unknown = STUDENT.rename(main)
         teacher = ema and STUDENT.rename(ema)[0]
-    elif fmt == 'hpm':
+    elif fmt == 'videomae':
+        student, unknown = VIDEOMAE.rename(main)
+    elif fmt in ('hpm', 'video'):
         student = {k: v for k, v in main.items()
                    if k.startswith(('backbone.', 'neck.'))}
         teacher = take_prefix(main, 'teacher.module.') or None
         unknown = [k for k in main if not k.startswith(
             ('backbone.', 'neck.', 'teacher.'))]
     else:
-        student = main if fmt in ('mmpretrain', 'mmdet') else {
+        student = main if fmt in ('mmpretrain', 'mmdet', 'mmaction') else {
             'backbone.' + k: v for k, v in main.items()}
     return fmt, dict(student=student, teacher=teacher), unknown
 
@@ -169,7 +199,14 @@ def convert_encoder(obj: Any,
     (bare keys; the ones the target has no use for join ``unknown``)."""
     conv = extract_encoder(obj, source, prefix)
     state, pos, dropped = conv.state, conv.state.get('pos_embed'), []
-    if pos is not None and pos.ndim == 4:  # ViTDet weights
+    if (target == 'mmaction') != (conv.source_format in VIDEO_FORMATS):
+        raise CheckpointError(
+            f'--to {target} takes ' + ('a video' if target == 'mmaction'
+                                       else 'an image') +
+            f' checkpoint, got the {conv.source_format!r} format')
+    if target == 'mmaction':
+        state, dropped = video_encoder_for_mmaction(state, conv.notes)
+    elif pos is not None and pos.ndim == 4:  # ViTDet weights
         if target != 'mmdet':
             raise CheckpointError(
                 f'ViTDet weights (no cls token) cannot be converted to '
@@ -200,6 +237,8 @@ def released_to_hpm(obj: Any, source: str = 'student') -> Conversion:
     both are ``ema_state_dict``. ``teacher.steps`` is 0.
     """
     fmt, nets, unknown = networks(obj)
+    if fmt == 'videomae':
+        return reference_to_video(nets['student'], unknown, source)
     if fmt != 'released':
         raise CheckpointError(
             f'expected the released (timm-name) format, got {fmt!r}')
@@ -217,12 +256,20 @@ def released_to_hpm(obj: Any, source: str = 'student') -> Conversion:
     return Conversion(state, fmt, unknown, [note])
 
 
-def hpm_to_released(obj: Any) -> Tuple[Conversion, StateDict]:
+def hpm_to_released(obj: Any) -> Tuple[Conversion, Optional[StateDict]]:
     """An :class:`HPM` checkpoint in the authors' layout, the inverse of
     :func:`released_to_hpm`: the student (``state_dict``) and the teacher
     (``ema_state_dict``) in timm/MAE names; ``teacher.steps`` is dropped.
+    A :class:`VideoMAE` / :class:`VideoHPM` checkpoint: its student in the
+    reference VideoMAE's names (:data:`VIDEOMAE`) and no teacher (None).
     """
     fmt, nets, unknown = networks(obj)
+    if fmt == 'video':  # the reference VideoMAE's file: no teacher
+        state, bad = VIDEOMAE.rename(nets['student'], to_left=True)
+        return Conversion(state, fmt, unknown + bad, [
+            'the student in the reference VideoMAE layout (under '
+            "'model'); position tables, loss predictor and teacher left "
+            'out']), None
     if fmt != 'hpm':
         raise CheckpointError(f'expected an hpm_mm pretraining checkpoint '
                               f'(backbone.*, neck.*), got format {fmt!r}')
@@ -231,6 +278,64 @@ def hpm_to_released(obj: Any) -> Tuple[Conversion, StateDict]:
     if bad:
         raise CheckpointError('no released name for: ' + summarize_keys(bad))
     return Conversion(student, fmt, unknown), teacher
+
+
+def video_tokens(arch: dict) -> int:
+    """Tokens N of a video encoder's clip (:func:`infer_video_arch`)."""
+    return arch['num_frames'] // arch['tubelet_size'] * (
+        arch['img_size'] // arch['patch_size'])**2
+
+
+def _sincos(tokens: int, dims: int) -> torch.Tensor:
+    """The fixed 1-D sin-cos position table (1, tokens, dims) of mmaction's
+    VideoMAE ViT (the reference's)."""
+    from mmaction.models.backbones.vit_mae import get_sinusoid_encoding
+    return get_sinusoid_encoding(tokens, dims)
+
+
+def video_encoder_for_mmaction(enc: StateDict,
+                               notes: List[str]) -> Tuple[StateDict, list]:
+    """A VideoMAE encoder (bare mmaction names) as mmaction2's
+    ``VisionTransformer(use_mean_pooling=True)`` starts fine-tuning, as the
+    reference's fine-tuning does: the final ``norm`` dropped, ``fc_norm``
+    at LayerNorm (1, 0), the position table (made if the file has none).
+
+    Returns:
+        tuple: The state dict and the keys dropped; ``notes`` says what
+        was decided.
+    """
+    arch = infer_video_arch(enc)
+    dims = arch['embed_dims']
+    dropped = [k for k in enc if k.startswith('norm.')]
+    state = {k: v for k, v in enc.items() if k not in dropped}
+    if 'fc_norm.weight' not in state:
+        state['fc_norm.weight'] = torch.ones(dims)
+        state['fc_norm.bias'] = torch.zeros(dims)
+        notes.append('final norm dropped, fc_norm at LayerNorm(1, 0) (the '
+                     "reference's fine-tuning)")
+    if 'pos_embed' not in state:
+        state['pos_embed'] = _sincos(video_tokens(arch), dims)
+        notes.append(f'pos_embed: the sin-cos table of {arch["num_frames"]} '
+                     f'frames at {arch["img_size"]} px')
+    return state, dropped
+
+
+def reference_to_video(student: StateDict, unknown: List[str],
+                       source: str = 'student') -> Conversion:
+    """The reference VideoMAE's file (renamed by :data:`VIDEOMAE`) as a
+    :class:`VideoMAE` state dict: its weights plus the encoder's position
+    table (mmaction's buffer), which it does not store (16 frames at 224
+    px, the reference's models)."""
+    if source != 'student':
+        raise CheckpointError("the reference VideoMAE file has no teacher: "
+                              f"source must be 'student', got {source!r}")
+    arch = infer_video_arch(take_prefix(student, 'backbone.'))
+    state = dict(student)
+    state['backbone.pos_embed'] = _sincos(video_tokens(arch),
+                                          arch['embed_dims'])
+    return Conversion(state, 'videomae', unknown, [
+        f'position table of {arch["num_frames"]} frames at '
+        f'{arch["img_size"]} px added (the reference stores none)'])
 
 
 def clip_visual(path: str) -> Conversion:
@@ -312,6 +417,71 @@ def infer_vit_arch(enc: StateDict) -> dict:
                 img_size=(grid[0] * int(patch), grid[1] * int(patch)))
 
 
+def infer_video_arch(enc: StateDict) -> dict:
+    """Architecture of a VideoMAE encoder in bare mmaction names:
+    ``embed_dims``, ``depth``, ``mlp_ratio``, ``patch_size``,
+    ``tubelet_size``, ``in_channels``, ``img_size`` and ``num_frames``.
+
+    Only the number of tokens N of ``pos_embed`` is stored, not how it
+    splits into time steps and a square grid: 16 frames are taken when they
+    fit N (the reference's clips), else the largest grid that does (the
+    weights' shapes are the same). Without ``pos_embed`` (the reference's
+    file), 16 frames at 224 px.
+    """
+    weight = _need(enc, 'patch_embed.projection.weight', 'patch embedding')
+    if weight.ndim != 5:
+        raise CheckpointError(
+            f'not a video encoder: patch_embed.projection.weight is '
+            f'{tuple(weight.shape)}, not (C, in, t, p, p)')
+    dims, chans, tubelet, patch, _ = (int(n) for n in weight.shape)
+    fc1 = _need(enc, 'blocks.0.mlp.layers.0.0.weight', 'MLP width')
+    pos = enc.get('pos_embed')
+    steps = 16 // tubelet
+    grid = 224 // patch
+    if pos is not None:
+        tokens = int(pos.shape[1])
+        side = math.isqrt(tokens // steps)
+        if side * side * steps != tokens:
+            side = next(g for g in range(math.isqrt(tokens), 0, -1)
+                        if tokens % (g * g) == 0)
+            steps = tokens // (side * side)
+        grid = side
+    return dict(embed_dims=dims, depth=_depth(enc, 'blocks.'),
+                mlp_ratio=fc1.shape[0] / dims, patch_size=patch,
+                tubelet_size=tubelet, in_channels=chans,
+                img_size=grid * patch, num_frames=steps * tubelet)
+
+
+def _video_reference(target: str, state: StateDict) -> Shapes:
+    """:func:`reference` for a video checkpoint: mmaction2's
+    ``VisionTransformer(use_mean_pooling=True)`` ('mmaction') or the
+    encoder and decoder of :class:`VideoMAE` ('hpm')."""
+    import hpm_mm.video  # noqa: F401  (one-line error without mmaction)
+    from mmaction.models.backbones.vit_mae import VisionTransformer
+    from mmpretrain.registry import MODELS
+    enc = take_prefix(state, 'backbone.') or state
+    a = infer_video_arch(enc)
+    vit = dict(img_size=a['img_size'], patch_size=a['patch_size'],
+               in_channels=a['in_channels'], embed_dims=a['embed_dims'],
+               depth=a['depth'], num_heads=1, mlp_ratio=a['mlp_ratio'],
+               num_frames=a['num_frames'], tubelet_size=a['tubelet_size'])
+    if target == 'mmaction':  # builds on the CPU: it calls .item()
+        return _shapes(VisionTransformer(use_mean_pooling=True, **vit))
+    dims = _need(state, 'neck.encoder_to_decoder.weight', 'decoder').shape[0]
+    fc1 = _need(state, 'neck.blocks.0.mlp.layers.0.0.weight',
+                'decoder MLP width')
+    backbone = MODELS.build(dict(vit, type='VideoMAEViT'))
+    neck = MODELS.build(dict(
+        type='VideoMAEDecoder', num_patches=video_tokens(a),
+        embed_dim=a['embed_dims'], decoder_embed_dim=int(dims),
+        decoder_depth=_depth(state, 'neck.blocks.'), decoder_num_heads=1,
+        mlp_ratio=fc1.shape[0] / dims, patch_size=a['patch_size'],
+        tubelet_size=a['tubelet_size'], in_chans=a['in_channels']))
+    return {f'{name}.{k}': v for name, net in (('backbone', backbone),
+                                              ('neck', neck))
+            for k, v in _shapes(net).items()}
+
+
 def _shapes(model: torch.nn.Module) -> Shapes:
     return {k: v.shape for k, v in model.state_dict().items()}
 
@@ -321,14 +491,21 @@ def reference(target: str, state: StateDict) -> Shapes:
     names: ``VisionTransformer`` with a final norm (mmpretrain),
     :class:`ViTDet` with relative positions (mmdet), ``MAE`` as in the seg
     configs (mmseg), timm's ``VisionTransformer`` without head (built as
-    mmpretrain's: the same parameters), :class:`HPM` (hpm, released) or
-    CLIP's visual tower (clip-target).
+    mmpretrain's: the same parameters), :class:`HPM` (hpm, released),
+    CLIP's visual tower (clip-target); for video, mmaction2's
+    ``VisionTransformer`` with mean pooling (mmaction) or the encoder and
+    decoder of :class:`VideoMAE` (hpm, released).
 
     Raises:
         ImportError: In one line, without the target's library.
     """
+    video = target in ('hpm', 'released') and \
+        detect_format(state) in VIDEO_FORMATS
+    if target == 'mmaction' or (target == 'hpm' and video):
+        return _video_reference(target, state)
     if target in ('timm', 'released'):  # the same model in timm names
-        keymap = ENCODER if target == 'timm' else STUDENT
+        keymap = VIDEOMAE if video else ENCODER if target == 'timm' \
+            else STUDENT
         shapes = reference('mmpretrain' if target == 'timm' else 'hpm',
                            keymap.rename(state)[0])
         return {keymap.left(k): v for k, v in shapes.items()
