@@ -107,7 +107,7 @@ def test_reconstruction_inverts_the_target(model, monkeypatch, norm_pix):
         mask = torch.zeros_like(ids_restore, dtype=torch.bool)
         mask.scatter_(1, ids_restore.argsort(1)[:, latent.shape[1]:], True)
         calls.append(mask)
-        return head.construct_target(video, mask), None
+        return head.construct_target(video, mask, int(mask[0].sum())), None
 
     x = torch.from_numpy(clip).permute(3, 0, 1, 2)[None].float()
     pre = model.data_preprocessor
@@ -231,26 +231,31 @@ def load_demo():
 
 
 def test_where_mined():
-    """The demo's measure: which tubes the white square crosses."""
+    """The demo's measures: which tokens and tubes the white square
+    covers, the mined share on it, the teacher's preference for it."""
     demo = load_demo()
     frames = np.zeros((4, 24, 24, 3), np.uint8)
-    frames[0, 0:8, 0:8] = 255  # crosses tube (0, 0) in frame 0
-    frames[3, 9:12, 17:20] = 255  # and tube (1, 2) in frame 3
+    frames[0, 0:8, 0:8] = 255  # covers token (0, 0, 0) in frame 0
+    frames[3, 9:12, 17:20] = 255  # and token (1, 1, 2) in frame 3
     frames[1, 16:, 16:] = 254  # not white: background
     masked = np.zeros((2, 3, 3), bool)
     masked[:, 0] = masked[:, 1, 0] = True  # 4 tubes
     hard = np.zeros_like(masked)
     hard[:, 0, :2] = True  # (0, 0) and (0, 1)
-    r = HardTubeResult(frames=frames, scores=np.zeros((2, 3, 3)),
-                       hard=hard, masked=masked)
-    np.testing.assert_array_equal(
-        demo.square_tubes(r),
-        [[True, False, False], [False, False, True], [False] * 3])
+    scores = np.arange(18.).reshape(2, 3, 3)  # the square's: 0 and 14
+    r = HardTubeResult(frames=frames, scores=scores, hard=hard,
+                       masked=masked)
+    expected = np.zeros((2, 3, 3), bool)
+    expected[0, 0, 0] = expected[1, 1, 2] = True
+    np.testing.assert_array_equal(demo.square_tokens(r), expected)
     shares = demo.where_mined([r, r])
     assert shares['mined'] == 0.5 and shares['random'] == 0.0
     assert shares['all'] == pytest.approx(2 / 9)
     assert shares['area'] == pytest.approx((64 + 9) / (4 * 24 * 24))
     assert shares['num_mined'] == 4
+    # of the square's scores, 0 is above none of the 16 others of its clip,
+    # 14 above 13: so too over both clips
+    assert shares['auc'] == 13 / 32
 
 
 @pytest.fixture(scope='module')
