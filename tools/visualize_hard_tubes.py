@@ -10,7 +10,8 @@ Example::
 
     python tools/visualize_hard_tubes.py \
         configs/pretrain/hpm_vit-video-demo_cpu.py \
-        outputs/demo_video/iter_300.pth clip1.mp4 clip2.mp4 --out tubes.png
+        outputs/demo_video/iter_600.pth clip1.mp4 clip2.mp4 \
+        --frame-interval 1 --out tubes.png
 """
 import argparse
 import os

@@ -40,11 +40,13 @@ class HardTubeInferencer(HardPatchInferencer):
     Example:
         >>> from hpm_mm.apis import HardTubeInferencer
         >>> inferencer = HardTubeInferencer(
-        ...     'configs/pretrain/hpm_vit-video-demo_cpu.py', 'iter_300.pth',
-        ...     frame_interval=1)
+        ...     'configs/pretrain/hpm_vit-video-demo_cpu.py',
+        ...     'outputs/demo_video/iter_600.pth', frame_interval=1)
         >>> result = inferencer('clip.mp4', alpha=0.5)[0]
         >>> result.scores.shape, result.frames.shape  # (T/2, Hp, Wp)
-        ((4, 4, 4), (8, 32, 32, 3))
+        ((4, 5, 5), (8, 40, 40, 3))
+        >>> result.hard[0].sum(), result.masked[0].sum()  # tubes per step
+        (11, 22)
     """
 
     def __init__(self,

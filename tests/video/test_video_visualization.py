@@ -12,6 +12,7 @@ import torch
 from mmpretrain.registry import MODELS
 from PIL import Image
 
+import hpm_mm.video  # noqa: F401  (registers VideoHPM)
 from hpm_mm.apis import HardPatchInferencer, HardTubeInferencer
 from hpm_mm.structures import HardTubeResult
 from hpm_mm.testing.video import moving_square_clip, write_video
@@ -43,7 +44,6 @@ def tiny_cfg() -> dict:
 
 @pytest.fixture(scope='module')
 def model():
-    import hpm_mm.video  # noqa: F401  (registers VideoHPM)
     torch.manual_seed(0)
     model = MODELS.build(tiny_cfg())
     model.init_weights()
@@ -90,6 +90,21 @@ def test_scores_tubes_and_reconstruction(model):
         assert r.recon.shape == clip.shape and r.recon.dtype == np.uint8
         diff = np.abs(r.recon.astype(int) - clip.astype(int))
         assert diff[visible].max() <= 1 and (diff[~visible] > 1).any()
+
+
+def test_per_token_mining():
+    """HardTubeMasker(per_token=True): the mined part is the top-scored
+    tokens of the whole clip, not tubes."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        tiny_cfg(), masker=dict(type='HardTubeMasker', per_token=True)))
+    model.init_weights()
+    inferencer = HardTubeInferencer(model, frame_interval=1)
+    (r, ) = inferencer(clips(1)[0], alpha=0.5, return_recon=False)
+    n_hard = int(M * GRID[0] * 0.5)
+    assert r.masked.sum() == M * GRID[0] and r.hard.sum() == n_hard
+    top = np.argsort(-r.scores.ravel())[:n_hard]
+    assert set(np.flatnonzero(r.hard)) == set(top)
 
 
 @pytest.mark.parametrize('norm_pix', [True, False])
