@@ -7,8 +7,6 @@ averaged over time, what :class:`HardTubeMasker` ranks).
 """
 from typing import Sequence
 
-import numpy as np
-
 from hpm_mm.structures import HardTubeResult
 from .figures import _save, _subplots, mask_overlay
 
