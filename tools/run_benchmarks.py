@@ -4,6 +4,9 @@ converted once, each benchmark trained and tested with the repository's
 configs and tools, and WORK_DIR/results.md, .json and .png put the paper's
 numbers (from the metafiles) beside ours, read from the files the runs
 write. ViT-B or ViT-L is read off the checkpoint and picks the configs.
+A video pre-training checkpoint (VideoMAE, video HPM) runs the video
+benchmarks instead (K400, SSv2 fine-tuning with mmaction2's own tools;
+beside ours, VideoMAE's reference numbers).
 
 Run it again to continue: a stage whose metrics exist is skipped, an
 interrupted one resumes from its newest checkpoint, a failed one is
@@ -24,7 +27,8 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     add('checkpoint', help='pre-training checkpoint')
     add('--work-dir', required=True, help='where the stages and results go')
     add('--benchmarks', nargs='+', default=['all'], metavar='NAME',
-        help=f'{"/".join(NAMES)} or all (default)')
+        help=f'{"/".join(NAMES)} or all (default: those of the '
+        'checkpoint, image or video)')
     add('--source', default='student', choices=['student', 'teacher'],
         help='encoder to evaluate (default: student)')
     add('--arch', choices=['b', 'l'],

@@ -25,9 +25,9 @@
 # 0.45 x the frame size where the reference's moves up to int(0.45 x 224) =
 # 100 px at any frame size, and its Color op weighs the channels as BGR
 # (mmaction decodes RGB); resizing is OpenCV bilinear where the reference
-# interpolates with torch; the fp16 loss scale starts at 2^7 and grows every
-# 128 clean steps as the reference's DeepSpeed config, without DeepSpeed's
-# hysteresis.
+# interpolates with torch; the fp16 loss scale is mmengine's dynamic one
+# (from 2^16, doubled after 2000 clean steps) where the reference's
+# DeepSpeed starts at 2^7 and doubles after 128.
 #
 # The encoder comes from `tools/convert_checkpoint.py PRETRAIN.pth OUT.pth
 # --to mmaction` (our VideoMAE/VideoHPM checkpoint or the reference's
@@ -37,12 +37,10 @@
 # GPU add --cfg-options optim_wrapper.type=OptimWrapper.
 _base_ = ('mmaction::recognition/videomae/'
           'vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.py')
+# hpm_mm.video registers CheckedDecordInit and FrameTransform in mmaction's
+# registry
 custom_imports = dict(
-    imports=[
-        'hpm_mm', 'hpm_mm.video', 'hpm_mm.video.loading',
-        'hpm_mm.video.transforms'
-    ],
-    allow_failed_imports=False)
+    imports=['hpm_mm', 'hpm_mm.video'], allow_failed_imports=False)
 
 num_classes = 400
 model = dict(
@@ -153,8 +151,7 @@ warmup_epochs = 5
 lr = 1e-3 * 512 / 256
 min_lr = 1e-6 * 512 / 256
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale=dict(init_scale=2.**7, growth_interval=128),
+    type='AmpOptimWrapper',  # dynamic loss scaling
     constructor='LearningRateDecayOptimizerConstructor',
     optimizer=dict(
         type='AdamW', lr=lr, betas=(0.9, 0.999), eps=1e-8,

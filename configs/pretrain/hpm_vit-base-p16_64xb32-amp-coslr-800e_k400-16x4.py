@@ -1,4 +1,4 @@
-# EXPLORATORY (issue 28): HPM for video ("hard tubes") is our design: the HPM
+# EXPLORATORY: HPM for video ("hard tubes") is our design: the HPM
 # authors released no video code and no video results, so nothing here is
 # theirs to match and no number is claimed.
 # Our choices: VideoMAE's recipe and data unchanged (videomae_vit-base-p16_

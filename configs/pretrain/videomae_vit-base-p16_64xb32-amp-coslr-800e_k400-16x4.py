@@ -1,4 +1,4 @@
-# VideoMAE ViT-B/16 pre-training on Kinetics-400 (issue 27), the reference's
+# VideoMAE ViT-B/16 pre-training on Kinetics-400, the reference's
 # scripts/kinetics/videomae_vit_base_patch16_224_tubemasking_ratio_0.9_
 # epoch_800/pretrain.sh: 64 GPUs x 32 clips of 16 frames 4 apart, tube
 # masking 0.9, 800 epochs, lr 1.2e-3, fp16 AMP.

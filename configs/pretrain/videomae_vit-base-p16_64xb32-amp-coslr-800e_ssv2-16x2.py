@@ -1,4 +1,4 @@
-# VideoMAE ViT-B/16 pre-training on Something-Something V2 (issue 27), the
+# VideoMAE ViT-B/16 pre-training on Something-Something V2, the
 # reference's scripts/ssv2/videomae_vit_base_patch16_224_tubemasking_ratio_
 # 0.9_epoch_800/pretrain.sh: 64 GPUs x 32 clips of 16 frames 2 apart, tube
 # masking 0.9, 800 epochs, lr 1.2e-3, fp16 AMP.

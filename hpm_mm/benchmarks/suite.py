@@ -4,13 +4,17 @@ benchmark with the repository's configs and tools, write the table.
 Work dir ``W``: ``W/convert/encoder.pth`` (``input.json``: the checkpoint
 and source it came from), ``W/<benchmark>/``: the train tool's work dir,
 the tools' logs, the test tool's work dir ``test/``, the metrics
-(``metrics.json``, ``knn.json``); ``W/results.{md,json,png}``. A log's
+(``metrics.json``, ``knn.json``); ``W/results.{md,json,png}``. A video
+pre-training checkpoint (a 5-D patch embedding) runs the video benchmarks
+with mmaction2's own train and test tools, whose test metrics (the json
+log of ``test/``) become ``metrics.json``; an image one, the others. A log's
 attempts start with ``=== hpm_mm benchmark suite, TIME: COMMAND`` and end,
 once the tool exits, with ``=== exit RC after S s``. These files are the
 state: a benchmark whose metrics exist is skipped, one whose last training
 exited 0 is only tested, one with a checkpoint trains with ``--resume``.
 """
 import glob
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -28,8 +32,9 @@ from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
 import mmengine
 
 from ..apis.model_index import MIM_ROOT, MODEL_INDEX
-from ..converters import (CheckpointError, extract_encoder, infer_vit_arch,
-                          read_checkpoint)
+from ..converters import (CheckpointError, extract_encoder,
+                          infer_video_arch, infer_vit_arch, read_checkpoint)
+from ..converters.keymaps import VIDEO_FORMATS
 from ..fileio import write_text
 
 
@@ -48,13 +53,15 @@ class Benchmark(NamedTuple):
     """One row group of the table: ``name`` on the command line, ``task``
     in the table, ``dataset`` of ``--data-root``; ``models``, encoder size
     -> metafile model name (none: kNN); ``metrics``; ``roots``, the config
-    entries set to a path under the data root (key, relative path)."""
+    entries set to a path under the data root (key, relative path);
+    ``video``: a video benchmark, run by mmaction2's tools."""
     name: str
     task: str
     dataset: str
     models: Dict[str, str]
     metrics: Tuple[Metric, ...]
     roots: Tuple[Tuple[str, str], ...] = ()
+    video: bool = False
 
 
 _LOADERS = tuple((f'{k}_dataloader.dataset.data_root', '')
@@ -62,6 +69,22 @@ _LOADERS = tuple((f'{k}_dataloader.dataset.data_root', '')
 _TOP1 = Metric(('accuracy/top1', ), 'top-1 (%)', 'Top 1 Accuracy')
 _COCO_ANN = 'annotations/instances_val2017.json'
 _ADE = 'upernet_vit-{}-p16_hpm-800e-pre_8xb2-amp-160k_ade20k-512x512'
+_ACC = Metric(('acc/top1', ), 'top-1 (%)', 'Top 1 Accuracy', 100.0)
+_VIDEOMAE = 'vit-base-p16_videomae-800e-pre_64xb8-amp-coslr-{}'
+
+
+def _video_roots(train: str, val: str, lists: str) -> Tuple[Tuple[str, str],
+                                                           ...]:
+    """The annotation list and video folder of each loader (mmaction's
+    layout: ``{lists}_{train,val}_list_videos.txt``)."""
+    return tuple(
+        (f'{k}_dataloader.dataset.{key}', rel) for k, split, folder in (
+            ('train', 'train', train), ('val', 'val', val),
+            ('test', 'val', val))
+        for key, rel in (('ann_file', f'{lists}_{split}_list_videos.txt'),
+                         ('data_prefix.video', folder)))
+
+
 BENCHMARKS: Tuple[Benchmark, ...] = (
     Benchmark('finetune', 'ImageNet-1k fine-tuning', 'imagenet',
               dict(b='vit-base-p16_hpm-800e-pre_8xb48-coslr-100e_in1k',
@@ -83,6 +106,13 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
     Benchmark('ade20k', 'ADE20K UperNet', 'ade20k',
               dict(b=_ADE.format('base'), l=_ADE.format('large')),
               (Metric(('mIoU', ), 'mIoU (%)', 'mIoU'), ), _LOADERS),
+    Benchmark('k400', 'Kinetics-400 fine-tuning', 'k400',
+              dict(b=_VIDEOMAE.format('100e_kinetics400-16x4x1')), (_ACC, ),
+              _video_roots('videos_train', 'videos_val', 'kinetics400'),
+              video=True),
+    Benchmark('ssv2', 'Something-Something V2 fine-tuning', 'ssv2',
+              dict(b=_VIDEOMAE.format('50e_sthv2-u16')), (_ACC, ),
+              _video_roots('videos', 'videos', 'sthv2'), video=True),
 )
 NAMES = tuple(b.name for b in BENCHMARKS)  # in the order they run
 DATASETS = tuple(dict.fromkeys(b.dataset for b in BENCHMARKS))
@@ -96,27 +126,38 @@ COLUMNS = (('Benchmark', 'benchmark'), ('Task', 'task'),
            ('Config', 'config'), ('Checkpoint', 'checkpoint'),
            ('Wall time', 'wall_s'), ('Status', 'status'))
 Failure = Optional[Tuple[str, Optional[str]]]  # a row's status, log
+#: Whose numbers the 'Paper' column shows, in image and in video runs.
+PAPER = ("the HPM paper's numbers", "VideoMAE's reference numbers, not "
+         "HPM's (the HPM paper reports no video results)")
 
 
 class SuiteError(ValueError):
     """A bad input of the suite (one line, naming the option or file)."""
 
 
-def detect_arch(checkpoint: str, source: str) -> str:
-    """The key of :data:`ARCHS` that the checkpoint's ``source`` encoder
-    ('student' or 'teacher') is; only the shapes are read (a zip file is
-    memory-mapped). :class:`SuiteError` for any other size."""
+def read_encoder(checkpoint: str, source: str) -> Tuple[dict, bool]:
+    """The checkpoint's ``source`` encoder ('student' or 'teacher') in
+    bare names, and whether it is a video one (a video format of the
+    converters: a 5-D patch embedding); only the shapes are read (a zip
+    file is memory-mapped)."""
     ckpt = read_checkpoint(checkpoint, mmap=zipfile.is_zipfile(checkpoint))
-    shape = infer_vit_arch(extract_encoder(ckpt, source).state)
-    size = (shape['embed_dims'], shape['num_layers'])
+    conv = extract_encoder(ckpt, source)
+    return conv.state, conv.source_format in VIDEO_FORMATS
+
+
+def detect_arch(enc: dict, video: bool, what: str) -> str:
+    """The key of :data:`ARCHS` of the encoder ``enc`` (image or video);
+    :class:`SuiteError` naming ``what`` for any other size."""
+    shape = (infer_video_arch if video else infer_vit_arch)(enc)
+    size = (shape['embed_dims'], shape['depth' if video else 'num_layers'])
     for arch, (_, known) in ARCHS.items():
         if size == known:
             return arch
     known = ', '.join(f'{c} x {d}' for _, (c, d) in ARCHS.values())
     raise SuiteError(
-        f'{checkpoint}: the {source} encoder is a ViT of width {size[0]} and '
-        f'{size[1]} blocks, neither ViT-B nor ViT-L ({known}); pick the '
-        'configs with --arch and fit the model with --cfg-options')
+        f'{what} is a ViT of width {size[0]} and {size[1]} blocks, neither '
+        f'ViT-B nor ViT-L ({known}); pick the configs with --arch and fit '
+        'the model with --cfg-options')
 
 
 def _ended(log: str) -> Optional[float]:
@@ -189,15 +230,43 @@ class Suite:
         if not osp.isfile(args.checkpoint):
             raise SuiteError(f'checkpoint not found: {args.checkpoint}')
         try:
-            self.arch = args.arch or detect_arch(args.checkpoint, args.source)
+            enc, self.video = read_encoder(args.checkpoint, args.source)
+            self.arch = args.arch or detect_arch(
+                enc, self.video, f'{args.checkpoint}: the {args.source} '
+                'encoder')
         except CheckpointError as err:
             raise SuiteError(str(err)) from None
         every = list(args.benchmarks) == ['all']
+        own = [b.name for b in BENCHMARKS if b.video == self.video]
+        kind = ('an image', 'a video')[self.video]
         for name in args.benchmarks:
             if name not in NAMES and not every:
                 raise SuiteError(f'unknown benchmark {name!r}; choose from '
                                  f'{", ".join(NAMES)}')
-        benches = [b for b in BENCHMARKS if every or b.name in args.benchmarks]
+            if name not in own and not every:
+                raise SuiteError(
+                    f'{name}: not a benchmark of {kind} pre-training '
+                    f'checkpoint ({args.checkpoint}); choose from '
+                    f'{", ".join(own)}')
+        self.kind = (f'{kind} pre-training checkpoint (a '
+                     f'{4 + self.video}-D patch embedding): '
+                     f'{kind.split()[1]} benchmarks only')
+        self.tools = 'tools'  # the train and test tools' folder
+        if self.video:
+            spec = importlib.util.find_spec('mmaction')
+            if spec is None:
+                raise SuiteError("the video benchmarks run mmaction2's "
+                                 'tools: pip install mmaction2')
+            self.tools = osp.join(spec.submodule_search_locations[0],
+                                  '.mim', 'tools')
+            if args.launcher == 'slurm':
+                raise SuiteError(
+                    "--launcher slurm: mmaction2's tools/slurm_*.sh start "
+                    'the tools/ of their working folder, not its own; run '
+                    'the video benchmarks with --launcher pytorch on one '
+                    'node of the allocation')
+        benches = [b for b in BENCHMARKS
+                   if b.name in own and (every or b.name in args.benchmarks)]
         self.notes = [
             f'{b.name}: no {ARCHS[self.arch][0]} config (the paper reports '
             f'this benchmark for {", ".join(ARCHS[a][0] for a in b.models)} '
@@ -224,6 +293,7 @@ class Suite:
                   f'{"--arch" if args.arch else "read off the weights"}): '
                   f'{" -> ".join(self.names)} in {self.work_dir}'
                   f'{" (dry run: nothing runs)" if args.dry_run else ""}')
+        self.echo(f'[suite] {self.kind}')
         for note in self.notes:
             self.echo(f'[suite] left out: {note}')
         encoder = self._convert()
@@ -256,7 +326,8 @@ class Suite:
         return int(bool(self.failed))
 
     def _convert(self) -> Optional[str]:
-        """The encoder in ``backbone.*`` mmpretrain names (None: failed)."""
+        """The encoder in ``backbone.*`` names of mmpretrain (image) or
+        mmaction (video) (None: failed)."""
         args = self.args
         dst = osp.join(self.work_dir, 'convert', 'encoder.pth')
         record = osp.join(self.work_dir, 'convert', 'input.json')
@@ -273,7 +344,8 @@ class Suite:
             self._say('convert', f'skipped, done ({dst})')
             return dst
         if self._step('convert', 'convert', f'{args.source} encoder -> {dst}',
-                      [src['path'], dst, '--to', 'mmpretrain', '--source',
+                      [src['path'], dst, '--to', 'mmaction' if self.video
+                       else 'mmpretrain', '--source',
                        args.source], dst):
             return None
         if not args.dry_run:
@@ -282,7 +354,8 @@ class Suite:
 
     def _train_test(self, bench: Benchmark, stage: str, metrics: str,
                     encoder: str) -> Failure:
-        """Train (unless the last training exited 0), then test."""
+        """Train (unless the last training exited 0), then test; a video
+        benchmark's metrics are its test tool's json log, copied."""
         config = self.models[bench.models[self.arch]]['Config']
         root = self.data_roots.get(bench.dataset)
         options = ['--cfg-options', 'model.backbone.init_cfg.checkpoint=' +
@@ -303,23 +376,30 @@ class Suite:
             ckpt = None if self.args.dry_run else _checkpoint(stage)
         what = (f'test {osp.basename(ckpt)}'
                 if ckpt else 'test the checkpoint training leaves')
-        return self._step(bench.name, 'test', what, [
-            config, ckpt or f'"$(cat {record})"', '--work-dir',
-            osp.join(stage, 'test'), '--out', metrics, '--out-item',
-            'metrics', *options], metrics)
+        test = osp.join(stage, 'test')
+        out = ['--out', metrics, '--out-item', 'metrics'] * (not bench.video)
+        failure = self._step(bench.name, 'test', what, [
+            config, ckpt or f'"$(cat {record})"', '--work-dir', test, *out,
+            *options], test if bench.video else metrics)
+        logs = sorted(glob.glob(osp.join(test, '*', '*.json')))
+        if bench.video and logs and not failure and not self.args.dry_run:
+            write_text(metrics, Path(logs[-1]).read_text())  # the newest
+        return failure
 
     def _command(self, name: str, tool: str, args: List[str]) -> List[str]:
-        """``tools/<tool>`` (convert, train, test, knn) with ``args``
-        (positional ones first) in one process (the conversion always), by
-        torchrun (``tools/dist_*.sh``) or srun (``tools/slurm_*.sh``)."""
+        """``tools/<tool>`` (convert, train, test, knn; mmaction2's train
+        and test for video) with ``args`` (positional ones first) in one
+        process (the conversion always), by torchrun (``dist_*.sh``) or
+        srun (``tools/slurm_*.sh``)."""
         opts = self.args
+        tools = self.tools if tool in ('train', 'test') else 'tools'
         if opts.launcher == 'none' or tool == 'convert':
             script = dict(knn='knn_eval', convert='convert_checkpoint')
-            return [sys.executable, f'tools/{script.get(tool, tool)}.py',
+            return [sys.executable, f'{tools}/{script.get(tool, tool)}.py',
                     *args]
         n = 2 if tool == 'test' else 1  # positional arguments
         if opts.launcher == 'pytorch':
-            return [f'tools/dist_{tool}.sh', *args[:n], str(opts.gpus),
+            return [f'{tools}/dist_{tool}.sh', *args[:n], str(opts.gpus),
                     *args[n:]]
         per_node = os.environ.get('GPUS_PER_NODE') or str(min(opts.gpus, 8))
         return ['env', f'GPUS={opts.gpus}', f'GPUS_PER_NODE={per_node}',
@@ -356,7 +436,7 @@ class Suite:
             rc = subprocess.call(cmd, cwd=ROOT, stdout=f,
                                  stderr=subprocess.STDOUT)
             f.write(f'=== exit {rc} after {time.time() - start:.1f} s\n')
-        if rc == 0 and osp.isfile(output):
+        if rc == 0 and osp.exists(output):
             return None
         lines = Path(log).read_text(errors='replace').splitlines()
         said = [ln.strip() for ln in lines if ln.strip() and ln[:4] != '=== ']
@@ -404,7 +484,8 @@ class Suite:
         write_text(paths[1], json.dumps(dict(
             checkpoint=osp.abspath(args.checkpoint), source=args.source,
             arch=self.arch, arch_name=arch_name, work_dir=self.work_dir,
-            rows=rows, notes=self.notes), indent=2) + '\n')
+            paper=PAPER[self.video], rows=rows, notes=self.notes),
+            indent=2) + '\n')
         table = ['| ' + ' | '.join(c for c, _ in COLUMNS) + ' |',
                  '|' + '---|' * len(COLUMNS)] + [
                      '| ' + ' | '.join(_cell(k, r[k]) for _, k in COLUMNS) +
@@ -415,11 +496,12 @@ class Suite:
             '# Benchmark results', '',
             f'- checkpoint: `{osp.abspath(args.checkpoint)}` ({args.source}, '
             f'{arch_name})', f'- work dir: `{self.work_dir}`',
-            '- paper: the numbers of the metafiles (`Results`); `-` where '
-            'the paper reports none', '', *table, *[''] * bool(notes),
+            f'- paper: {PAPER[self.video]}, from the metafiles (`Results`); '
+            '`-` where none is reported', '', *table, *[''] * bool(notes),
             *notes]) + '\n')
         plot_results(rows, paths[2], f'{osp.basename(args.checkpoint)} '
-                     f'({args.source}, {arch_name})')
+                     f'({args.source}, {arch_name})',
+                     'VideoMAE' if self.video else 'paper')
         for line in table + [f'[suite] results: {", ".join(paths)}']:
             self.echo(line)
 
@@ -435,13 +517,15 @@ def _cell(key: str, value) -> str:
         value).replace('|', '\\|')
 
 
-def plot_results(rows: List[dict], path: str, title: str) -> None:
-    """``results.png``: ours beside the paper's for each of the ``rows``."""
+def plot_results(rows: List[dict], path: str, title: str,
+                 paper: str = 'paper') -> None:
+    """``results.png``: ours beside the ``paper``'s for each of the
+    ``rows``."""
     from matplotlib.figure import Figure  # no pyplot: no global backend
     fig = Figure(figsize=(max(6.0, 1.6 * len(rows)), 4.0))
     ax = fig.add_subplot(ylabel='%', title=title)
     for shift, key, label in ((-0.19, 'value', 'ours'),
-                              (0.19, 'paper', 'paper')):
+                              (0.19, 'paper', paper)):
         bars = ax.bar([i + shift for i in range(len(rows))],
                       [r[key] or 0.0 for r in rows], 0.38, label=label)
         ax.bar_label(bars, ['-' if r[key] is None else f'{r[key]:.1f}'

@@ -199,11 +199,12 @@ def convert_encoder(obj: Any,
     (bare keys; the ones the target has no use for join ``unknown``)."""
     conv = extract_encoder(obj, source, prefix)
     state, pos, dropped = conv.state, conv.state.get('pos_embed'), []
-    if (target == 'mmaction') != (conv.source_format in VIDEO_FORMATS):
-        raise CheckpointError(
+    patch = state.get('patch_embed.projection.weight')
+    if (target == 'mmaction') != (getattr(patch, 'ndim', 4) == 5):
+        raise CheckpointError(  # a video encoder has Conv3d tubelets
             f'--to {target} takes ' + ('a video' if target == 'mmaction'
                                        else 'an image') +
-            f' checkpoint, got the {conv.source_format!r} format')
+            f' encoder, got the {conv.source_format!r} format')
     if target == 'mmaction':
         state, dropped = video_encoder_for_mmaction(state, conv.notes)
     elif pos is not None and pos.ndim == 4:  # ViTDet weights

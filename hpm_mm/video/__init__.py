@@ -1,7 +1,7 @@
 """VideoMAE pre-training and HPM on clips.
 
 ``import hpm_mm.video`` registers :class:`VideoMAE`, :class:`VideoHPM` and
-their parts in mmpretrain's ``MODELS``, and :class:`CheckedDecordInit` in
+their parts in mmpretrain's ``MODELS``, and :class:`CheckedDecordInit` and :class:`FrameTransform` in
 mmaction's ``TRANSFORMS``; it needs mmaction2 (whose VideoMAE
 ViT the encoder and decoder are built from) and fails with one line saying
 what to install when mmaction2 is missing. ``import hpm_mm`` does not
@@ -17,12 +17,11 @@ from .decoder import VideoMAEDecoder  # noqa: E402
 from .heads import HPMVideoHead, VideoMAEHead  # noqa: E402
 from .loading import CheckedDecordInit  # noqa: E402
 from .maskers import HardTubeMasker, TubeMasker  # noqa: E402
-from .vit import (VIDEOMAE_REFERENCE_KEYS, VideoMAEViT,  # noqa: E402
-                  from_reference_key)
+from .transforms import FrameTransform  # noqa: E402
+from .vit import VideoMAEViT  # noqa: E402
 
 __all__ = [
     'VideoMAEViT', 'VideoMAEDecoder', 'VideoMAEHead', 'HPMVideoHead',
     'TubeMasker', 'HardTubeMasker', 'VideoMAE', 'VideoHPM', 'as_clips',
-    'CheckedDecordInit',
-    'VIDEOMAE_REFERENCE_KEYS', 'from_reference_key'
+    'CheckedDecordInit', 'FrameTransform'
 ]

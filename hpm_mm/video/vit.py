@@ -8,41 +8,6 @@ from torch import Tensor
 
 from ..models.algorithms.hpm import init_mae_weights
 
-#: The released VideoMAE pre-training checkpoint's key names (under its
-#: ``'model'`` entry) -> ours (:class:`VideoMAE` / :class:`VideoHPM`): an
-#: entry whose name starts with '.' renames that part anywhere in a key
-#: (timm's MLP in mmcv's FFN), any other renames a key's beginning.
-#: Ours not in the reference: ``backbone.pos_embed`` (the fixed sin-cos
-#: table, a buffer in mmaction) and the HPM loss-predictor branch.
-VIDEOMAE_REFERENCE_KEYS = {
-    'encoder.patch_embed.proj.': 'backbone.patch_embed.projection.',
-    'encoder.blocks.': 'backbone.blocks.',
-    'encoder.norm.': 'backbone.norm.',
-    'encoder_to_decoder.': 'neck.encoder_to_decoder.',
-    'mask_token': 'neck.mask_token',
-    'decoder.blocks.': 'neck.blocks.',
-    'decoder.norm.': 'neck.norm.',
-    'decoder.head.': 'neck.head.',
-    '.mlp.fc1.': '.mlp.layers.0.0.',
-    '.mlp.fc2.': '.mlp.layers.1.',
-}
-
-
-def from_reference_key(key: str) -> Optional[str]:
-    """Our name of a reference checkpoint key (by
-    :data:`VIDEOMAE_REFERENCE_KEYS`), None for a key we do not have."""
-    for old, new in VIDEOMAE_REFERENCE_KEYS.items():
-        if not old.startswith('.') and key.startswith(old):
-            key = new + key[len(old):]
-            break
-    else:
-        return None
-    for old, new in VIDEOMAE_REFERENCE_KEYS.items():
-        if old.startswith('.'):
-            key = key.replace(old, new)
-    return key
-
-
 @MODELS.register_module()
 class VideoMAEViT(VisionTransformer):
     """mmaction's VideoMAE ViT that encodes the visible tokens of a mask.

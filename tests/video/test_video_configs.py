@@ -1,9 +1,9 @@
-"""The video configs (issues 27 and 28): each loads, builds its model (shrunk
-to the tiny ViT) and its data pipelines on a real video, and its recipe is
-the reference VideoMAE's: its scripts over the defaults of
-run_mae_pretraining.py / run_class_finetuning.py, restated below, and the lr
-of each traced layer group over the whole schedule against the reference's
-``utils.cosine_scheduler``."""
+"""The video configs (VideoMAE, the exploratory VideoHPM): each loads,
+builds its model (shrunk to the tiny ViT) and its data pipelines on a real
+video, and its recipe is the reference VideoMAE's: its scripts over the
+defaults of run_mae_pretraining.py / run_class_finetuning.py, restated
+below, and the lr of each traced layer group over the whole schedule
+against the reference's ``utils.cosine_scheduler``."""
 import math
 import os.path as osp
 import random
@@ -125,8 +125,8 @@ def test_pretrain_config_builds_steps_and_loads_clips(path, kinetics):
     assert cfg.model.type == ('VideoHPM' if hpm else 'VideoMAE')
     assert cfg.model.masker.type == ('HardTubeMasker' if hpm else
                                      'TubeMasker')
-    if hpm:  # issue 28: labelled as ours
-        assert open(path).read().startswith('# EXPLORATORY (issue 28)')
+    if hpm:  # labelled as our design
+        assert open(path).read().startswith('# EXPLORATORY: ')
     # the image configs' runtime: fail fast, exact resume, preemption
     for hook in ('NonFiniteLossHook', 'CheckpointKeysHook', 'RNGStateHook',
                  'CheckpointSafeGlobalsHook', 'PreemptionHook'):
@@ -265,6 +265,8 @@ def test_finetune_recipe_is_the_reference(path):
     assert model.backbone.init_cfg.prefix == 'backbone.'
     assert model.cls_head.num_classes == run['classes']
     assert model.cls_head.label_smooth_eps == ref['smoothing']
+    # the reference's head: trunc. normal std 0.02 x --init_scale 0.001
+    assert model.cls_head.init_std == pytest.approx(0.02 * 0.001)
     blend = {a.type: a for a in model.data_preprocessor.blending.augments}
     assert blend['MixupBlending'].alpha == ref['mixup']
     assert blend['CutmixBlending'].alpha == ref['cutmix']
@@ -280,9 +282,9 @@ def test_finetune_recipe_is_the_reference(path):
 
     lr = run['blr'] * ref['batch'] / 256
     min_lr = ref['min_lr'] * ref['batch'] / 256
+    # fp32 on the CPU, as the config's comment says
     cfg.merge_from_dict({'model': tiny_action_model(),
                          'optim_wrapper.type': 'OptimWrapper'})
-    cfg.optim_wrapper.pop('loss_scale')  # fp32 on the CPU
     net = _build(cfg, 'mmaction')
     low = 'backbone.patch_embed.projection.weight'
     high = 'cls_head.fc_cls.weight'

@@ -6,7 +6,7 @@ weights under the reference's own key names: tubelet embedding by an
 einsum, a fixed sin-cos table, pre-norm blocks with q and v biases, the
 decoder's visible-then-masked order, the normalised pixel target and the
 MSE. It shares no code with hpm_mm; a reference-named state dict goes into
-both, into ours through ``VIDEOMAE_REFERENCE_KEYS``. Everything runs in
+both, into ours through the converter's ``VIDEOMAE`` key map. Everything runs in
 float64 on perturbed weights, so that 1e-6 is far above rounding and
 wiring mistakes show.
 """
@@ -19,10 +19,10 @@ import pytest
 import torch
 from mmpretrain.registry import MODELS
 
+from hpm_mm.converters import VIDEOMAE
 from hpm_mm.errors import ConfigError
-from hpm_mm.video import (VIDEOMAE_REFERENCE_KEYS, HardTubeMasker,
-                          TubeMasker, VideoMAEDecoder, VideoMAEHead,
-                          VideoMAEViT, as_clips, from_reference_key)
+from hpm_mm.video import (HardTubeMasker, TubeMasker, VideoMAEDecoder,
+                          VideoMAEHead, VideoMAEViT, as_clips)
 
 IMG, P, FRAMES, DT = 32, 16, 4, 2
 ENC, ENC_DEPTH, ENC_HEADS = 32, 2, 2
@@ -120,7 +120,7 @@ def reference_state(seed=1):
 
 def load_reference(model, state):
     """Our model with the reference-named ``state`` (through the map)."""
-    ours = {from_reference_key(k): v for k, v in state.items()}
+    ours = {VIDEOMAE.right(k): v for k, v in state.items()}
     result = model.load_state_dict(ours, strict=False)
     return result
 
@@ -340,7 +340,7 @@ def test_reference_checkpoint_layout(tmp_path):
     state = torch.load(path, weights_only=True)['model']
     model = build().double()
     ours = model.state_dict()
-    mapped = {from_reference_key(k): v for k, v in state.items()}
+    mapped = {VIDEOMAE.right(k): v for k, v in state.items()}
     assert None not in mapped and len(mapped) == len(state)
     assert set(ours) - set(mapped) == {'backbone.pos_embed'}
     for k, v in mapped.items():
@@ -350,8 +350,7 @@ def test_reference_checkpoint_layout(tmp_path):
     assert result.unexpected_keys == []
     assert torch.equal(model.neck.blocks[0].mlp.layers[1].weight,
                        state['decoder.blocks.0.mlp.fc2.weight'])
-    assert from_reference_key('decoder.pos_embed') is None
-    assert 'mask_token' in VIDEOMAE_REFERENCE_KEYS
+    assert VIDEOMAE.right('decoder.pos_embed') is None
 
 
 def test_inputs_from_the_video_preprocessor():

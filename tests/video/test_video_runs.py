@@ -76,14 +76,6 @@ train_dataloader = dict(
 val_dataloader = None
 val_cfg = None
 val_evaluator = None
-# lr 0: the weights after the step are the ones the encoder started from
-optim_wrapper = dict(
-    _delete_=True, type='OptimWrapper',
-    constructor='LearningRateDecayOptimizerConstructor',
-    optimizer=dict(type='AdamW', lr=0.0, betas=(0.9, 0.999),
-                   weight_decay=0.05),
-    paramwise_cfg=dict(decay_rate=0.75, decay_type='layer_wise',
-                       num_layers=12))
 train_cfg = dict(max_epochs=1)
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=1, save_best=None))
@@ -170,8 +162,11 @@ def test_converted_encoder_fine_tunes_in_mmaction(pretrained, tmp_path):
         batch=BATCH, ann=osp.join(data, 'kinetics400_train_list_videos.txt'),
         videos=osp.join(data, 'videos_train')))
     ft = str(tmp_path / 'ft')
-    proc = _run([sys.executable, MMACTION_TRAIN, str(cfg), '--work-dir', ft],
-                str(tmp_path))
+    # fp32 on the CPU as the config says; lr 0: after the step the weights
+    # are the ones the encoder started from
+    proc = _run([sys.executable, MMACTION_TRAIN, str(cfg), '--work-dir', ft,
+                 '--cfg-options', 'optim_wrapper.type=OptimWrapper',
+                 'optim_wrapper.optimizer.lr=0.0'], str(tmp_path))
     log = proc.stdout + proc.stderr
     assert f'load backbone. in model from: {mma}' in log  # init_cfg
     assert 'missing keys' not in log and 'unexpected key' not in log

@@ -1,4 +1,4 @@
-# EXPLORATORY (issue 28): HPM on video is our choice of design; the HPM
+# EXPLORATORY: HPM on video is our choice of design; the HPM
 # authors released no video code and no video results.
 # VideoHPM ViT-B/16: the VideoMAE model of ./videomae_vit-base-p16.py plus
 # HPM's parts: the decoder's loss-predictor branch (a second 4-block stack of

@@ -14,8 +14,7 @@
 # their epoch_800.pth is the reference's checkpoint-799.
 _base_ = ['./hpm_pretrain_runtime.py']
 custom_imports = dict(
-    imports=['hpm_mm', 'hpm_mm.video', 'hpm_mm.video.loading'],
-    allow_failed_imports=False)
+    imports=['hpm_mm', 'hpm_mm.video'], allow_failed_imports=False)
 
 lr = 1.5e-4 * 2048 / 256
 min_lr = 1e-5 * 2048 / 256
