@@ -9,10 +9,11 @@ from mmpretrain.registry import MODELS
 from .conftest import ROOT, deep_update, tiny_model_overrides
 from .test_feature_targets import shrink_feature_target
 
-# the video configs (Kinetics-400, SSv2): tests/video/test_video_configs.py
+# the video configs (Kinetics-400, SSv2): tests/video/test_video_configs.py;
+# the video demo's: tests/video/test_video_visualization.py
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', 'pretrain', '*.py'))
-    if not p.endswith(('_k400-16x4.py', '_ssv2-16x2.py')))
+    if not p.endswith(('_k400-16x4.py', '_ssv2-16x2.py', 'video-demo_cpu.py')))
 DEMO = 'hpm_vit-demo_cpu.py'
 
 

@@ -20,9 +20,10 @@ from hpm_mm.testing import ARCH, tiny_model_overrides
 from .conftest import ROOT, build_tiny_hpm
 from .downstream.helpers import save_hpm_checkpoint
 
-#: Configs without an entry: the CPU demo, the template for your own
+#: Configs without an entry: the CPU demos, the template for your own
 #: images, and the short aliases.
 NO_ENTRY = ('configs/pretrain/hpm_vit-demo_cpu.py',
+            'configs/pretrain/hpm_vit-video-demo_cpu.py',
             'configs/pretrain/hpm_vit-b_custom-folder.py')
 ALIASES = {
     'configs/pretrain/hpm_vit-b.py':

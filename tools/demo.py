@@ -21,7 +21,8 @@ from mmengine.runner import Runner
 
 import hpm_mm  # noqa: F401
 from hpm_mm.cli import setup_train_cfg
-from hpm_mm.demo import build_sample_imagenet, load_sample_photo
+from hpm_mm.demo import (build_sample_imagenet, load_sample_photo,
+                          shrink_schedule)
 from hpm_mm.apis import HardPatchInferencer
 from hpm_mm.visualization import (plot_hard_patches, plot_training_curves,
                                   read_scalars)
@@ -41,20 +42,6 @@ def parse_args() -> argparse.Namespace:
                         help='override the number of iterations')
     parser.add_argument('--crops-per-image', type=int, default=40)
     return parser.parse_args()
-
-
-def shrink_schedule(cfg: Config, iters: int) -> None:
-    """Scale the iteration schedule of the demo config to ``iters``."""
-    if iters < 2:
-        raise SystemExit(f'demo: --iters must be >= 2, got {iters}')
-    warm = max(1, iters // 12)
-    cfg.train_cfg.max_iters = iters
-    cfg.param_scheduler[0].end = warm
-    cfg.param_scheduler[1].update(
-        dict(begin=warm, T_max=iters - warm, end=iters))
-    cfg.default_hooks.checkpoint.interval = iters
-    cfg.default_hooks.logger.interval = max(1, min(20, iters // 10))
-    cfg.log_processor.window_size = cfg.default_hooks.logger.interval
 
 
 def main() -> None:

@@ -54,18 +54,32 @@ class HardPatchInferencer(BaseInferencer):
                  model: Union[str, Config, BaseModel],
                  checkpoint: Optional[str] = None,
                  device: Union[str, torch.device] = 'cpu') -> None:
+        name = type(self).__name__
         if not isinstance(model, BaseModel):
             if checkpoint is None:
-                raise ValueError(
-                    f'HardPatchInferencer: no checkpoint given for {model}')
+                raise ValueError(f'{name}: no checkpoint given for {model}')
             model = get_model(model)
-        if not isinstance(model, HPM):
-            raise TypeError('HardPatchInferencer: the model is a '
-                            f'{type(model).__name__}, not an HPM')
+        self._check_model(model)
         if checkpoint is not None:
             load_weights(model, read_state_dict(checkpoint), checkpoint)
         self.model = model.to(device).eval()
         self.pipeline = self._init_pipeline(None)
+
+    def _check_model(self, model: BaseModel) -> None:
+        """Raise TypeError unless ``model`` is an image HPM."""
+        name, kind = type(self).__name__, type(model).__name__
+        if not isinstance(model, HPM):
+            raise TypeError(f'{name}: the model is a {kind}, not an HPM')
+        if hasattr(model.backbone, 'grid'):  # (T, Hp, Wp) tokens
+            raise TypeError(f'{name}: {kind} is a video model, use '
+                            'HardTubeInferencer')
+
+    def _check_recon(self) -> None:
+        """Raise ValueError if the model cannot give pixels back."""
+        if not hasattr(self.model.head, 'patchify'):
+            raise ValueError(
+                f'{type(self.model.head).__name__} reconstructs features, '
+                'not pixels: use return_recon=False for its scores and mask')
 
     def _init_pipeline(self, cfg: Optional[Config]) -> Callable:
         """Image file or BGR array -> BGR uint8 crop of the model's size."""
@@ -106,12 +120,10 @@ class HardPatchInferencer(BaseInferencer):
             list[HardPatchResult]: One result per image, in input order.
         """
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(
-                f'HardPatchInferencer: alpha must be in [0, 1], got {alpha}')
-        if return_recon and not hasattr(self.model.head, 'patchify'):
-            raise ValueError(
-                f'{type(self.model.head).__name__} reconstructs features, '
-                'not pixels: use return_recon=False for its scores and mask')
+            raise ValueError(f'{type(self).__name__}: alpha must be in '
+                             f'[0, 1], got {alpha}')
+        if return_recon:
+            self._check_recon()
         device = next(self.model.parameters()).device
         results = []
         with torch.random.fork_rng(

@@ -1,3 +1,8 @@
-from .figures import plot_hard_patches, plot_training_curves, read_scalars
+from .figures import (mask_overlay, plot_hard_patches, plot_training_curves,
+                      read_scalars)
+from .video import TUBE_PANELS, draw_hard_tubes, plot_hard_tubes
 
-__all__ = ['plot_hard_patches', 'plot_training_curves', 'read_scalars']
+__all__ = [
+    'mask_overlay', 'plot_hard_patches', 'plot_training_curves',
+    'read_scalars', 'TUBE_PANELS', 'draw_hard_tubes', 'plot_hard_tubes'
+]

@@ -29,20 +29,30 @@ def _subplots(rows: int, cols: int, width: float, height: float):
 def _save(fig, out_file: str) -> str:
     """Write ``fig`` to ``out_file``, close it, return ``out_file``."""
     import matplotlib.pyplot as plt
-    fig.tight_layout()
+    title = 0.4 / fig.get_figheight() if fig.get_suptitle() else 0
+    fig.tight_layout(rect=(0, 0, 1, 1 - title))  # room for the suptitle
     fig.savefig(out_file, dpi=90)
     plt.close(fig)
     return out_file
 
 
-def _mask_overlay(r: HardPatchResult) -> np.ndarray:
-    """Input dimmed where visible; hard patches red, random patches blue."""
-    size = r.image.shape[0]
-    cell = size // r.masked.shape[0]
+def mask_overlay(image: np.ndarray, hard: np.ndarray,
+                 masked: np.ndarray) -> np.ndarray:
+    """An image dimmed under its masked patches: hard-mined red, random blue.
+
+    Args:
+        image (np.ndarray): RGB uint8 (H, W, 3).
+        hard (np.ndarray): Mined patches, bool (H / p, W / p).
+        masked (np.ndarray): Masked patches, bool (H / p, W / p).
+
+    Returns:
+        np.ndarray: RGB uint8 (H, W, 3).
+    """
+    cell = image.shape[0] // masked.shape[0]
     up = lambda m: np.kron(m, np.ones((cell, cell), dtype=bool))  # noqa
-    out = r.image.astype(np.float32)
-    for region, color in ((up(r.hard), (220, 40, 40)),
-                          (up(r.masked & ~r.hard), (60, 110, 230))):
+    out = image.astype(np.float32)
+    for region, color in ((up(hard), (220, 40, 40)),
+                          (up(masked & ~hard), (60, 110, 230))):
         out[region] = 0.35 * out[region] + 0.65 * np.array(color)
     return out.clip(0, 255).astype(np.uint8)
 
@@ -71,7 +81,7 @@ def plot_hard_patches(results: Sequence[HardPatchResult], out_file: str,
         row[0].imshow(r.image)
         heat = row[1].imshow(r.scores, cmap='inferno')
         fig.colorbar(heat, ax=row[1], fraction=0.046, pad=0.04)
-        row[2].imshow(_mask_overlay(r))
+        row[2].imshow(mask_overlay(r.image, r.hard, r.masked))
         if with_recon:
             row[3].imshow(r.recon)
         for ax, name in zip(row, cols):
