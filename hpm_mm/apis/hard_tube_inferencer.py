@@ -142,13 +142,10 @@ class HardTubeInferencer(HardPatchInferencer):
                                           with_tokens=False)
         masker.set_alpha(alpha)
         mask = masker(scores, B, x.device)
-        n_hard = masker.num_hard(alpha)
-        hard_side = masker.mine == 'hard'
-        if getattr(masker, 'per_token', False):
-            hard = top_ranked(scores, n_hard, hard_side)
-        else:  # tubes: ranked by their mean score over time
-            tubes = scores.view(B, grid[0], -1).mean(1)
-            hard = top_ranked(tubes, n_hard, hard_side).repeat(1, grid[0])
+        # the mined part of the mask: the top of the tubes' mean scores
+        hard = masker.expand(top_ranked(
+            masker.pool(scores), masker.num_hard(alpha),
+            masker.mine == 'hard'))
         recon = self._reconstruct(x, mask) if return_recon else [None] * B
         return [
             HardTubeResult(
@@ -159,18 +156,9 @@ class HardTubeInferencer(HardPatchInferencer):
                 recon=recon[i]) for i in range(B)
         ]
 
-    def _tokens(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Clips (B, 3, T, H, W) -> tokens (B, N, tubelet * p * p, 3), each
-        token's pixels in (dt, i, j) order, as the target's rows."""
-        B, C, T, H, W = pixels.shape
-        dt, p = self.tubelet, self.model.backbone.patch_size
-        x = pixels.view(B, C, T // dt, dt, H // p, p, W // p, p)
-        x = x.permute(0, 2, 4, 6, 3, 5, 7, 1)
-        return x.reshape(B, -1, dt * p * p, C)
-
     def _untokens(self, tokens: torch.Tensor,
                   shape: torch.Size) -> torch.Tensor:
-        """Inverse of :meth:`_tokens` for clips of ``shape``."""
+        """Inverse of :meth:`VideoMAEHead.tokens` for clips of ``shape``."""
         B, C, T, H, W = shape
         dt, p = self.tubelet, self.model.backbone.patch_size
         x = tokens.view(B, T // dt, H // p, W // p, dt, p, p, C)
@@ -184,7 +172,7 @@ class HardTubeInferencer(HardPatchInferencer):
         latent, _, ids_restore = model.backbone(x, mask)
         pred, _ = model.neck(latent, ids_restore)  # masked tokens, in order
         mean, std = pre.mean.view(1, -1, 1, 1, 1), pre.std.view(1, -1, 1, 1, 1)
-        tokens = self._tokens((x * std + mean) / 255)  # pixels in [0, 1]
+        tokens = model.head.tokens((x * std + mean) / 255)  # in [0, 1]
         pred = pred.reshape(-1, tokens.shape[2], 3)
         if model.head.norm_pix:
             mu = tokens.mean(2, keepdim=True)[mask]

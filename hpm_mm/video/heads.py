@@ -62,6 +62,16 @@ class VideoMAEHead(BaseModule):
         self.register_buffer(
             'std', torch.tensor(std).view(shape) / 255, persistent=False)
 
+    def tokens(self, pixels: Tensor) -> Tensor:
+        """Clips (B, C, T, H, W) -> each token's pixels (B, N,
+        tubelet_size * patch_size**2, C) in (dt, i, j) order, tokens in
+        increasing n."""
+        B, C, T, H, W = pixels.shape
+        dt, p = self.tubelet_size, self.patch_size
+        x = pixels.view(B, C, T // dt, dt, H // p, p, W // p, p)
+        # (B, t, h, w, dt, i, j, c): token-major, channel fastest
+        return x.permute(0, 2, 4, 6, 3, 5, 7, 1).reshape(B, -1, dt * p * p, C)
+
     def construct_target(self, video: Tensor, mask: Tensor,
                          num_masked: int) -> Tensor:
         """The pixel target of the masked tokens.
@@ -77,12 +87,7 @@ class VideoMAEHead(BaseModule):
             ``video``'s wider dtype, rows
             = masked tokens in increasing n.
         """
-        x = video * self.std + self.mean  # pixels in [0, 1], >= fp32
-        B, C, T, H, W = x.shape
-        dt, p = self.tubelet_size, self.patch_size
-        x = x.view(B, C, T // dt, dt, H // p, p, W // p, p)
-        # (B, t, h, w, dt, i, j, c): token-major, channel fastest
-        x = x.permute(0, 2, 4, 6, 3, 5, 7, 1).reshape(B, -1, dt * p * p, C)
+        x = self.tokens(video * self.std + self.mean)  # in [0, 1], >= fp32
         if self.norm_pix:
             x = (x - x.mean(dim=-2, keepdim=True)) / (
                 x.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6)

@@ -130,13 +130,22 @@ class HardTubeMasker(HardPatchMasker):
             Tensor: Boolean (B, N), True = masked, M per clip (tubes: the
             same m positions at every time step).
         """
-        if self.per_token:
-            return super().forward(scores, batch_size, device)
         if self.mines:
             num = self.num_frames * self.num_patches_per_frame
             if scores is None or scores.shape != (batch_size, num):
                 raise ValueError('HardTubeMasker: mining needs scores of '
                                  f'shape ({batch_size}, {num})')
-            scores = scores.view(batch_size, self.num_frames, -1).mean(1)
-        return super().forward(scores, batch_size, device).repeat(
-            1, self.num_frames)
+            scores = self.pool(scores)
+        return self.expand(super().forward(scores, batch_size, device))
+
+    def pool(self, scores: Tensor) -> Tensor:
+        """The scores of what is drawn: each spatial position's mean over
+        time (B, Hp * Wp), or the tokens' own (B, N) with ``per_token``."""
+        if self.per_token:
+            return scores
+        return scores.view(scores.shape[0], self.num_frames, -1).mean(1)
+
+    def expand(self, flags: Tensor) -> Tensor:
+        """Per-position flags (B, Hp * Wp) repeated at every time step
+        (B, N); per-token flags unchanged."""
+        return flags if self.per_token else flags.repeat(1, self.num_frames)
