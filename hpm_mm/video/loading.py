@@ -44,19 +44,6 @@ class CheckedDecordInit(DecordInit):
                          **kwargs)
         self.min_frames = min_frames
 
-    def _get_video_reader(self, filename: str) -> object:
-        from decord import DECORDError  # DecordInit imports it there too
-        if osp.splitext(filename)[0] == filename:
-            filename += '.mp4'  # as DecordInit reads it
-        try:
-            return super()._get_video_reader(filename)
-        except FileNotFoundError:
-            raise FileNotFoundError(f'video not found: {filename}') from None
-        except (RuntimeError, DECORDError) as err:  # decord raises both
-            reason = (str(err).strip().splitlines() or ['cannot decode'])[0]
-            raise OSError(
-                f'corrupt video: {filename} (decord: {reason})') from None
-
     def transform(self, results: Dict) -> Dict:
         """Open ``results['filename']`` as :class:`DecordInit` does and
         check its frame count.
@@ -68,7 +55,18 @@ class CheckedDecordInit(DecordInit):
             dict: ``results`` with ``video_reader``, ``total_frames`` and
             ``avg_fps``.
         """
-        results = super().transform(results)
+        from decord import DECORDError  # what DecordInit's reader raises
+        filename = results['filename']
+        if osp.splitext(filename)[0] == filename:
+            filename += '.mp4'  # the name DecordInit opens
+        try:
+            results = super().transform(results)
+        except FileNotFoundError:
+            raise FileNotFoundError(f'video not found: {filename}') from None
+        except (RuntimeError, DECORDError) as err:  # decord raises both
+            reason = (str(err).strip().splitlines() or ['cannot decode'])[0]
+            raise OSError(
+                f'corrupt video: {filename} (decord: {reason})') from None
         if results['total_frames'] < self.min_frames:
             raise ValueError(
                 f"video too short: {results['filename']} has "
