@@ -11,7 +11,7 @@ import sys
 import decord
 import numpy as np
 import pytest
-from mmaction.registry import TRANSFORMS
+from mmaction.datasets.transforms import DecordDecode, SampleFrames
 from mmengine.config import Config
 from mmengine.registry import DATASETS, DefaultScope
 
@@ -130,7 +130,7 @@ BAD_VIDEOS = [
 @pytest.mark.parametrize('case,message', BAD_VIDEOS,
                          ids=[case for case, _ in BAD_VIDEOS])
 def test_checked_decord_init_names_the_file(bad, case, message):
-    load = TRANSFORMS.build(dict(type='CheckedDecordInit', min_frames=16))
+    load = CheckedDecordInit(min_frames=16)
     with pytest.raises(Exception) as info:
         load(dict(filename=bad[case]))
     text = str(info.value)
@@ -142,12 +142,12 @@ def test_checked_decord_init_names_the_file(bad, case, message):
 def test_checked_decord_init_passes_a_short_video_it_may_loop(bad):
     """The default bound is one frame: a 5-frame video makes a 16-frame
     clip by looping, as mmaction (and the reference) would."""
-    load = TRANSFORMS.build(dict(type='CheckedDecordInit'))
+    load = CheckedDecordInit()
     results = load(dict(filename=bad['short'], start_index=0))
     assert results['total_frames'] == 5
-    results = TRANSFORMS.build(dict(type='SampleFrames', clip_len=16))(
+    results = SampleFrames(clip_len=16)(
         results)
-    assert len(TRANSFORMS.build(dict(type='DecordDecode'))(
+    assert len(DecordDecode()(
         results)['imgs']) == 16
 
 
