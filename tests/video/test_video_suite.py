@@ -12,7 +12,9 @@ kills one and resumes it): the video stages take it file for file.
 """
 import glob
 import json
+import os
 import os.path as osp
+import shutil
 from typing import List
 
 import mmengine
@@ -161,6 +163,31 @@ def test_second_call_skips_both_video_stages(suite):
     assert _logs(work) == logs  # no tool was started
     with open(osp.join(work, 'results.json')) as f:
         assert json.load(f)['rows'] == rows
+
+
+def test_an_interrupted_video_stage_resumes_with_mmaction_train(suite):
+    """K400 as a kill during training leaves it (an attempt without its exit
+    line, a checkpoint, no metrics): the third call trains with --resume,
+    mmaction2's train.py resumes from the checkpoint, then the stage tests
+    again; SSv2 is skipped."""
+    work = suite['work']
+    k400 = osp.join(work, 'k400')
+    shutil.rmtree(osp.join(k400, 'test'))
+    for name in ('metrics.json', 'test.log'):
+        os.remove(osp.join(k400, name))
+    with open(osp.join(k400, 'train.log'), 'a') as f:
+        f.write('=== hpm_mm benchmark suite, killed: (no exit line)\n')
+    third = _call(suite['args'])
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+    assert ('k400: train, resuming from the newest checkpoint in '
+            f'{k400}') in third.stdout
+    assert '[3/3] ssv2: skipped, done' in third.stdout
+    with open(osp.join(k400, 'train.log')) as f:
+        log = f.read()
+    last = log.rsplit('=== hpm_mm benchmark suite', 1)[1]
+    assert f'{MMACTION_TOOLS}/train.py' in last and ' --resume' in last
+    assert 'resumed epoch: 1' in last  # mmengine's line: epoch_1.pth read
+    assert osp.isfile(osp.join(k400, 'metrics.json'))
 
 
 # ------------------------------------------------------ dry runs, inputs --
