@@ -10,7 +10,7 @@ the authors' ``engine_finetune.py`` does, with fp32 one option away.
 import inspect
 import math
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 import torch
@@ -88,19 +88,26 @@ def meta_model(cfg: Config) -> torch.nn.Module:
         return MODELS.build(cfg.model)
 
 
-def trace(cfg: Config, model: torch.nn.Module, watched: List[str]) -> dict:
-    """Build the config's optimizer wrapper and schedulers for ``model``
-    and step them over the whole schedule.
+def trace(cfg: Config,
+          model: torch.nn.Module,
+          watched: List[str],
+          scope: str = 'mmpretrain',
+          epoch_length: int = ITERS,
+          steps: Optional[int] = None) -> Tuple[dict, OptimWrapper]:
+    """Build the config's optimizer wrapper and schedulers for ``model`` in
+    ``scope``, as the Runner does, and step them over ``steps`` iterations
+    (default: the whole schedule) of epochs of ``epoch_length``.
 
     Returns:
-        dict: For each watched parameter name, the lr in use at every
-        iteration.
+        tuple: For each watched parameter name, the lr in use at every
+        iteration; and the optimizer wrapper.
     """
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
+    with DefaultScope.overwrite_default_scope(scope):
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
         schedulers = [
             PARAM_SCHEDULERS.build(
-                s, default_args=dict(optimizer=optim, epoch_length=ITERS))
+                s, default_args=dict(
+                    optimizer=optim, epoch_length=epoch_length))
             for s in cfg.param_scheduler
         ]
     params = dict(model.named_parameters())
@@ -112,12 +119,14 @@ def trace(cfg: Config, model: torch.nn.Module, watched: List[str]) -> dict:
         ]
         group_of[name] = group
     lrs = {name: [] for name in watched}
-    for _ in range(cfg.train_cfg.max_epochs * ITERS):
+    if steps is None:
+        steps = cfg.train_cfg.max_epochs * epoch_length
+    for _ in range(steps):
         for name, group in group_of.items():
             lrs[name].append(group['lr'])
         for scheduler in schedulers:  # mmengine's ParamSchedulerHook
             scheduler.step()
-    return lrs
+    return lrs, optim
 
 
 # the optimizer never steps here: only the schedulers do
@@ -149,7 +158,7 @@ def test_lr_of_each_layer_group_is_the_authors(name):
             for n in watched
         }
         assert scale[lowest] == pytest.approx(0.8**(ref['blocks'] + 1))
-    lrs = trace(cfg, model, watched)
+    lrs, _ = trace(cfg, model, watched)
     n_warm, n_all = warmup * ITERS, epochs * ITERS
     for param in watched:
         ours = lrs[param]

@@ -13,12 +13,12 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from hpm_mm.cli import load_config
 from hpm_mm.testing.video import write_kinetics
 
+from ..test_recipes import trace
 from .tiny_video import (ACTION_CONFIGS, FRAMES, IMG, PRETRAIN_CONFIGS, name,
                          tiny_action_model, tiny_pretrain_model)
 
@@ -61,33 +61,6 @@ def reference_schedule(lr: float, min_lr: float, epochs: int, warmup: int,
         np.linspace(0, lr, n_warm),
         min_lr + 0.5 * (lr - min_lr) *
         (1 + np.cos(math.pi * rest / len(rest)))])
-
-
-def trace(cfg: Config, model: torch.nn.Module, watched: list, scope: str,
-          steps: int) -> dict:
-    """The lr of each watched parameter at every iteration, with the
-    config's optimizer wrapper and schedulers built as the Runner does."""
-    from mmengine.registry import PARAM_SCHEDULERS
-    with DefaultScope.overwrite_default_scope(scope):
-        optim = build_optim_wrapper(model, cfg.optim_wrapper)
-        schedulers = [
-            PARAM_SCHEDULERS.build(
-                s, default_args=dict(optimizer=optim, epoch_length=ITERS))
-            for s in cfg.param_scheduler
-        ]
-    params = dict(model.named_parameters())
-    group_of = {
-        n: next(g for g in optim.param_groups
-                if any(p is params[n] for p in g['params']))
-        for n in watched
-    }
-    lrs = {n: [] for n in watched}
-    for _ in range(steps):
-        for n, group in group_of.items():
-            lrs[n].append(group['lr'])
-        for scheduler in schedulers:
-            scheduler.step()
-    return lrs, optim
 
 
 def _build(cfg: Config, scope: str) -> torch.nn.Module:
@@ -199,7 +172,7 @@ def test_pretrain_recipe_is_the_reference(path):
     cfg.optim_wrapper.pop('loss_scale')  # fp32 on the CPU
     model = _build(cfg, 'mmpretrain')
     watched = 'backbone.blocks.0.attn.qkv.weight'
-    lrs, optim = trace(cfg, model, [watched], 'mmpretrain',
+    lrs, optim = trace(cfg, model, [watched], 'mmpretrain', ITERS,
                        ref['epochs'] * ITERS)
     theirs = reference_schedule(lr, min_lr, ref['schedule'], ref['warmup'],
                                 ITERS)
@@ -288,7 +261,7 @@ def test_finetune_recipe_is_the_reference(path):
     net = _build(cfg, 'mmaction')
     low = 'backbone.patch_embed.projection.weight'
     high = 'cls_head.fc_cls.weight'
-    lrs, _ = trace(cfg, net, [low, high], 'mmaction',
+    lrs, _ = trace(cfg, net, [low, high], 'mmaction', ITERS,
                    run['epochs'] * ITERS)
     theirs = reference_schedule(lr, min_lr, run['epochs'], ref['warmup'],
                                 ITERS)
